@@ -1,0 +1,90 @@
+-- molecule-tenant: the whole current schema (version 1).
+--
+-- Applied in one transaction to an empty database. Later versions append a
+-- numbered step to MIGRATIONS in src/db/migrate.rs and fold the same change in
+-- here, so a fresh database and a migrated one end up identical.
+-- Times are integer Unix milliseconds (UTC).
+
+-- Single-row counters. `cred_seq` is bumped by every transaction that changes
+-- a credential, from the server or from the CLI; a running server compares it
+-- with what its in-memory credential map has seen to catch changes made by
+-- another process.
+CREATE TABLE meta (
+    k TEXT PRIMARY KEY,
+    v INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta (k, v) VALUES ('cred_seq', 0);
+
+-- Workspaces are never deleted, only marked: a key bound to a removed
+-- workspace must stay bound to nothing rather than become unbound.
+CREATE TABLE workspaces (
+    id                TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    role              TEXT,
+    tier              INTEGER NOT NULL CHECK (tier BETWEEN 1 AND 4),
+    runtime           TEXT NOT NULL,
+    parent_id         TEXT REFERENCES workspaces (id),
+    paused            INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    last_heartbeat_at INTEGER,
+    active_tasks      INTEGER NOT NULL DEFAULT 0,
+    current_task      TEXT,
+    -- when the workspace last went from busy (or never seen) to zero tasks
+    idle_since        INTEGER,
+    deleted_at        INTEGER
+);
+CREATE INDEX workspaces_live ON workspaces (created_at, id) WHERE deleted_at IS NULL;
+CREATE INDEX workspaces_parent ON workspaces (parent_id) WHERE deleted_at IS NULL;
+
+CREATE TABLE org_keys (
+    id           TEXT PRIMARY KEY,
+    token_hash   BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    prefix       TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    role         TEXT NOT NULL CHECK (role IN ('admin', 'workspace-write', 'read-only')),
+    created_by   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    last_used_at INTEGER,
+    revoked_at   INTEGER,
+    -- set on the old key when it is rotated
+    rotated_to   TEXT,
+    seq          INTEGER NOT NULL
+);
+CREATE INDEX org_keys_seq ON org_keys (seq);
+CREATE INDEX org_keys_live ON org_keys (created_at) WHERE revoked_at IS NULL;
+
+-- An org key with no rows here covers every workspace.
+CREATE TABLE org_key_workspaces (
+    key_id       TEXT NOT NULL REFERENCES org_keys (id),
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+    PRIMARY KEY (key_id, workspace_id)
+) WITHOUT ROWID;
+
+CREATE TABLE workspace_tokens (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+    token_hash   BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    prefix       TEXT NOT NULL,
+    created_by   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at   INTEGER,
+    seq          INTEGER NOT NULL
+);
+CREATE INDEX workspace_tokens_seq ON workspace_tokens (seq);
+CREATE INDEX workspace_tokens_live ON workspace_tokens (workspace_id, created_at) WHERE revoked_at IS NULL;
+
+-- Append-only; each row's hash covers its fields and the previous row's hash.
+CREATE TABLE audit_log (
+    id        INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    target    TEXT,
+    detail    TEXT NOT NULL,
+    client    TEXT,
+    prev_hash BLOB NOT NULL,
+    hash      BLOB NOT NULL
+);

@@ -1,0 +1,269 @@
+//! Authentication (the `Principal` extractor) and the authorisation rules.
+//!
+//! The hot path takes no database round trip: parse and checksum the token
+//! (a malformed one never reaches storage), hash it, make sure the
+//! in-memory map has every committed change (`Db::ensure_fresh`, a cheap
+//! `PRAGMA data_version` unless something changed), then look it up and
+//! check expiry against now.
+
+use std::collections::HashMap;
+use std::future::{ready, Ready};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix_web::{http::header, web, FromRequest, HttpMessage, HttpRequest};
+use rusqlite::Connection;
+
+use crate::creds::{CredKind, Credential};
+use crate::db::audit::Actor;
+use crate::db::{workspaces, StoreResult};
+use crate::error::ApiError;
+use crate::model::Role;
+use crate::state::AppState;
+use crate::token;
+
+/// Why an authentication failed. Counted, never told to the client.
+#[derive(Clone, Copy, Debug)]
+pub enum Failure {
+    Missing,
+    Malformed,
+    UnknownOrRevoked,
+    Expired,
+}
+
+impl Failure {
+    pub const ALL: [Failure; 4] = [
+        Failure::Missing,
+        Failure::Malformed,
+        Failure::UnknownOrRevoked,
+        Failure::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Failure::Missing => "missing",
+            Failure::Malformed => "malformed",
+            Failure::UnknownOrRevoked => "unknown_or_revoked",
+            Failure::Expired => "expired",
+        }
+    }
+}
+
+/// Failed authentications: totals by reason, and per-address counts
+/// waiting to be summarised into the audit trail (one entry per address per
+/// interval, so a flood of bad requests cannot flood the trail).
+#[derive(Default)]
+pub struct AuthFailures {
+    totals: [AtomicU64; 4],
+    pending: Mutex<HashMap<String, u64>>,
+}
+
+/// How many addresses one summary names before lumping the rest together.
+const MAX_ADDRESSES_PER_SUMMARY: usize = 50;
+
+impl AuthFailures {
+    pub fn record(&self, why: Failure, client: &str) {
+        self.totals[why as usize].fetch_add(1, Ordering::Relaxed);
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = pending.get_mut(client) {
+            *n += 1;
+        } else if pending.len() < MAX_ADDRESSES_PER_SUMMARY {
+            pending.insert(client.to_string(), 1);
+        } else {
+            *pending.entry("other addresses".to_string()).or_insert(0) += 1;
+        }
+    }
+
+    pub fn total(&self, why: Failure) -> u64 {
+        self.totals[why as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn take_pending(&self) -> Vec<(String, u64)> {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<_> = pending.drain().collect();
+        out.sort();
+        out
+    }
+}
+
+/// The authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub cred: Arc<Credential>,
+    pub client: Option<String>,
+}
+
+fn client_addr(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("application state missing"))?;
+    let client = client_addr(req);
+    let fail = |why: Failure| {
+        state
+            .failures
+            .record(why, client.as_deref().unwrap_or("unknown"));
+        ApiError::unauthorized()
+    };
+    let Some(token) = bearer(req).filter(|t| !t.is_empty()) else {
+        return Err(fail(Failure::Missing));
+    };
+    if token::parse(token).is_none() {
+        return Err(fail(Failure::Malformed));
+    }
+    state.db.ensure_fresh()?;
+    let now = state.now();
+    match state.db.creds.authenticate(&token::hash(token), now) {
+        Ok(cred) => {
+            // For the access log: the display prefix, never the token.
+            req.extensions_mut()
+                .insert(CallerPrefix(cred.prefix.clone()));
+            Ok(Principal { cred, client })
+        }
+        Err(true) => Err(fail(Failure::Expired)),
+        Err(false) => Err(fail(Failure::UnknownOrRevoked)),
+    }
+}
+
+/// The caller's display prefix, left in request extensions for logging.
+#[derive(Clone)]
+pub struct CallerPrefix(pub String);
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Ready<Result<Principal, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+/// What a route needs from the caller for one workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Any org key whose bindings cover the workspace.
+    Read,
+    /// A workspace-write or admin org key covering it.
+    Write,
+    /// Read, or the workspace's own token.
+    ReadOrAgent,
+    /// Write, or the workspace's own token.
+    WriteOrAgent,
+    /// Only the workspace's own token (agent routes such as heartbeat).
+    Agent,
+}
+
+impl Principal {
+    /// How the audit trail and `created_by` name this caller.
+    pub fn actor(&self) -> Actor {
+        let name = match self.cred.kind {
+            CredKind::Org { .. } => format!("org-token:{}", self.cred.prefix),
+            CredKind::Workspace { .. } => format!("workspace-token:{}", self.cred.prefix),
+        };
+        Actor {
+            name,
+            client: self.client.clone(),
+        }
+    }
+
+    /// The org key's role and bindings (empty = every workspace), if its
+    /// role is at least `min`. Workspace tokens never pass.
+    pub fn org_role(&self, min: Role) -> Result<(Role, &[String]), ApiError> {
+        match &self.cred.kind {
+            CredKind::Org { role, workspaces } if *role >= min => Ok((*role, workspaces)),
+            CredKind::Org { .. } => Err(ApiError::forbidden(format!(
+                "this route needs an org key with role {} or higher",
+                min.as_str()
+            ))),
+            CredKind::Workspace { .. } => Err(ApiError::forbidden(
+                "workspace tokens can only use their own workspace's agent routes",
+            )),
+        }
+    }
+
+    /// An org key of at least `min` that is not bound to workspaces, for
+    /// org-wide routes.
+    pub fn org_wide(&self, min: Role) -> Result<Role, ApiError> {
+        let (role, bindings) = self.org_role(min)?;
+        if bindings.is_empty() {
+            Ok(role)
+        } else {
+            Err(ApiError::forbidden(
+                "this route is org-wide; keys bound to workspaces cannot use it",
+            ))
+        }
+    }
+
+    pub fn workspace_id(&self) -> Option<&str> {
+        match &self.cred.kind {
+            CredKind::Workspace { workspace_id } => Some(workspace_id),
+            CredKind::Org { .. } => None,
+        }
+    }
+
+    /// Checks access to one workspace. Run inside a storage call: bound
+    /// keys need the tree to decide. A bound key gets 403 for a workspace
+    /// outside its bindings whether or not that workspace exists.
+    pub fn check_workspace(
+        &self,
+        conn: &Connection,
+        workspace_id: &str,
+        need: Need,
+    ) -> StoreResult<()> {
+        if let Some(own) = self.workspace_id() {
+            let agent_ok = matches!(need, Need::Agent | Need::ReadOrAgent | Need::WriteOrAgent);
+            return if agent_ok && own == workspace_id {
+                Ok(())
+            } else {
+                Err(ApiError::forbidden(
+                    "a workspace token can only use its own workspace's agent routes",
+                )
+                .into())
+            };
+        }
+        let min = match need {
+            Need::Agent => {
+                return Err(
+                    ApiError::forbidden("this agent route takes the workspace's own token").into(),
+                )
+            }
+            Need::Read | Need::ReadOrAgent => Role::ReadOnly,
+            Need::Write | Need::WriteOrAgent => Role::WorkspaceWrite,
+        };
+        let (_, bindings) = self.org_role(min)?;
+        if !bindings.is_empty() && !workspaces::within(conn, workspace_id, bindings)? {
+            return Err(ApiError::forbidden("this key is not bound to that workspace").into());
+        }
+        Ok(())
+    }
+
+    /// Whether every one of `targets` lies within this key's bindings (an
+    /// unbound key covers everything; nothing covers "all" but unbound).
+    pub fn covers(&self, conn: &Connection, targets: &[String]) -> StoreResult<bool> {
+        let bindings = match &self.cred.kind {
+            CredKind::Org { workspaces, .. } => workspaces,
+            CredKind::Workspace { .. } => return Ok(false),
+        };
+        if bindings.is_empty() {
+            return Ok(true);
+        }
+        if targets.is_empty() {
+            return Ok(false);
+        }
+        for t in targets {
+            if !workspaces::within(conn, t, bindings)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,111 @@
+//! Command-line interface. Every flag has an environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "molecule-tenant",
+    version,
+    about = "One Molecule AI tenant: the org admin API, org API keys, workspaces and workspace tokens, on embedded SQLite."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the org admin API over HTTP.
+    Serve(ServeArgs),
+    /// Mint an org API key on the box (the bootstrap for the first key).
+    /// Prints only the token on stdout; details go to stderr.
+    MintKey(MintKeyArgs),
+    /// List the live org API keys (break-glass, on the box).
+    ListKeys(ListKeysArgs),
+    /// Revoke an org API key by id or display prefix (break-glass, on the box).
+    /// A running server refuses the key from its very next request.
+    RevokeKey(RevokeKeyArgs),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataDir {
+    /// Directory holding the database; created (mode 0700) on first start.
+    #[arg(long, env = "MOLECULE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (host:port; port 0 picks a free one).
+    #[arg(long, env = "MOLECULE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+    /// A workspace whose agent sent no heartbeat for this long reads as offline (e.g. 90s, 5m).
+    #[arg(long, env = "MOLECULE_OFFLINE_AFTER", default_value = "90s")]
+    pub offline_after: String,
+    /// An online workspace with no active tasks for this long reads as idle.
+    #[arg(long, env = "MOLECULE_IDLE_AFTER", default_value = "10m")]
+    pub idle_after: String,
+    /// HTTP worker threads (default: one per CPU).
+    #[arg(long, env = "MOLECULE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Log filter, in tracing's EnvFilter syntax (e.g. info, debug, molecule_tenant=debug).
+    #[arg(long, env = "MOLECULE_LOG", default_value = "info")]
+    pub log: String,
+    /// Log format: text or json.
+    #[arg(long, env = "MOLECULE_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct MintKeyArgs {
+    /// A name for the key, e.g. zapier or my-claude-agent (at most 100 characters).
+    #[arg(long, env = "MOLECULE_KEY_LABEL")]
+    pub label: Option<String>,
+    /// The key's role: admin, workspace-write or read-only.
+    #[arg(long, env = "MOLECULE_KEY_ROLE", default_value = "admin")]
+    pub role: String,
+    /// Bind the key to a workspace (and its descendants); repeat for several.
+    /// In the environment, separate ids with commas.
+    #[arg(
+        long = "workspace",
+        env = "MOLECULE_KEY_WORKSPACES",
+        value_delimiter = ','
+    )]
+    pub workspaces: Vec<String>,
+    /// Make the key expire after this long (e.g. 30d, 12h, 90m). Default: never.
+    #[arg(long, env = "MOLECULE_KEY_EXPIRES_IN")]
+    pub expires_in: Option<String>,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+}
+
+#[derive(Args, Debug)]
+pub struct ListKeysArgs {
+    /// Print JSON (the same shape as GET /org/tokens) instead of a table.
+    #[arg(long, env = "MOLECULE_JSON")]
+    pub json: bool,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+}
+
+#[derive(Args, Debug)]
+pub struct RevokeKeyArgs {
+    /// The key's id, or the start of its display prefix (e.g. mol_org_AbCd1234).
+    #[arg(value_name = "ID_OR_PREFIX")]
+    pub target: String,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check that every audit entry is intact and chained to the one before.
+    Verify(DataDir),
+}

@@ -1,0 +1,231 @@
+//! What each subcommand does. The CLI uses the same storage functions as
+//! the server, on the same database, so it works whether or not `serve` is
+//! running; a running server sees its changes on its next request.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::json;
+
+use crate::cli::{AuditCommand, ListKeysArgs, MintKeyArgs, RevokeKeyArgs, ServeArgs};
+use crate::clock::{system_now_ms, Clock};
+use crate::db::audit::{self, Actor, Verdict};
+use crate::db::keys::{self, NewKey};
+use crate::db::{Db, StoreError};
+use crate::model::{check_name, is_uuid, opt_rfc3339, rfc3339, Role, ROLE_NAMES};
+use crate::routes::keys::{expiry, key_json, WARNING};
+use crate::startup::Application;
+use crate::state::Settings;
+use crate::{data_dir, telemetry};
+
+fn duration(flag: &str, env: &str, value: &str) -> anyhow::Result<Duration> {
+    let value = value.trim();
+    // A bare number means seconds.
+    if let Ok(secs) = value.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(value)
+        .map_err(|e| anyhow!("{flag} ({env}): cannot read {value:?} as a duration ({e}); use e.g. 90s, 10m, 12h, 30d"))
+}
+
+fn store_err(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::Api(api) => anyhow!("{}", api.message),
+        StoreError::Busy => anyhow!("the database stayed busy; retry"),
+        other => anyhow!(other),
+    }
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    telemetry::init(&args.log, &args.log_format)?;
+    let mut settings = Settings::new(args.listen, args.data_dir.data_dir);
+    settings.offline_after = duration(
+        "--offline-after",
+        "MOLECULE_OFFLINE_AFTER",
+        &args.offline_after,
+    )?;
+    settings.idle_after = duration("--idle-after", "MOLECULE_IDLE_AFTER", &args.idle_after)?;
+    if let Some(w) = args.workers {
+        if w == 0 {
+            bail!("--workers (MOLECULE_WORKERS): must be at least 1");
+        }
+        settings.workers = w;
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings.clone(), Clock::default())?;
+        tracing::info!(
+            listen = %settings.listen, port = app.port(), data_dir = %settings.data_dir.display(),
+            live_credentials = app.state().db.creds.live_count(), "molecule-tenant serving"
+        );
+        app.run_until_stopped().await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn mint_key(args: MintKeyArgs) -> anyhow::Result<ExitCode> {
+    let label = args.label.ok_or_else(|| {
+        anyhow!(
+            "--label (MOLECULE_KEY_LABEL) is required: name the key, e.g. --label my-claude-agent"
+        )
+    })?;
+    check_name("label", &label, 100).map_err(|e| anyhow!("--label (MOLECULE_KEY_LABEL): {e}"))?;
+    let role = Role::parse(&args.role).ok_or_else(|| {
+        anyhow!(
+            "--role (MOLECULE_KEY_ROLE): expected one of {ROLE_NAMES}, got {:?}",
+            args.role
+        )
+    })?;
+    if let Some(bad) = args.workspaces.iter().find(|w| !is_uuid(w)) {
+        bail!("--workspace (MOLECULE_KEY_WORKSPACES): {bad:?} is not a workspace id");
+    }
+    let now = system_now_ms();
+    let expires_at = match &args.expires_in {
+        None => None,
+        Some(v) => {
+            let d = duration("--expires-in", "MOLECULE_KEY_EXPIRES_IN", v)?;
+            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            expiry(now, Some(secs), None)
+                .map_err(|e| anyhow!("--expires-in (MOLECULE_KEY_EXPIRES_IN): {}", e.message))?
+        }
+    };
+    data_dir::create(&args.data_dir.data_dir)?;
+    let db = Db::open(&args.data_dir.data_dir)
+        .map_err(store_err)
+        .context("opening the database")?;
+    let new = NewKey {
+        name: label,
+        role,
+        workspaces: args.workspaces,
+        expires_at,
+        created_by: "cli".into(),
+    };
+    let (row, token) = db
+        .write(now, |ctx| {
+            let (row, token) = keys::insert(ctx, new)?;
+            let detail = json!({"name": row.name, "prefix": row.prefix, "role": row.role.as_str(),
+                "workspaces": row.workspaces, "expires_at": opt_rfc3339(row.expires_at)});
+            audit::append(ctx, &Actor::cli(), "org_key.mint", Some(&row.id), detail)?;
+            Ok((row, token))
+        })
+        .map_err(|e| {
+            anyhow!(
+                "--workspace (MOLECULE_KEY_WORKSPACES) or database: {}",
+                store_err(e)
+            )
+        })?;
+    let bound = if row.workspaces.is_empty() {
+        "all workspaces".to_string()
+    } else {
+        row.workspaces.join(", ")
+    };
+    let expires = row.expires_at.map_or("never".to_string(), rfc3339);
+    eprintln!(
+        "minted org key {} (id {}, role {}, covers {bound}, expires {expires}); {WARNING}",
+        row.prefix,
+        row.id,
+        row.role.as_str()
+    );
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn list_keys(args: ListKeysArgs) -> anyhow::Result<ExitCode> {
+    data_dir::require_db(&args.data_dir.data_dir)?;
+    let db = Db::open(&args.data_dir.data_dir).map_err(store_err)?;
+    let now = system_now_ms();
+    let rows = db
+        .read(|conn| keys::list_live(conn, now))
+        .map_err(store_err)?;
+    if args.json {
+        let tokens: Vec<_> = rows.iter().map(|k| key_json(k, None)).collect();
+        println!("{}", json!({ "count": tokens.len(), "tokens": tokens }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<36}  {:<16}  {:<15}  {:<24}  {:<24}  {:<24}  NAME",
+        "ID", "PREFIX", "ROLE", "CREATED", "LAST USED", "EXPIRES"
+    );
+    for k in &rows {
+        let bound = if k.workspaces.is_empty() {
+            String::new()
+        } else {
+            format!("  [bound: {}]", k.workspaces.join(","))
+        };
+        println!(
+            "{:<36}  {:<16}  {:<15}  {:<24}  {:<24}  {:<24}  {}{bound}",
+            k.id,
+            k.prefix,
+            k.role.as_str(),
+            rfc3339(k.created_at),
+            opt_rfc3339(k.last_used_at).unwrap_or_else(|| "-".into()),
+            opt_rfc3339(k.expires_at).unwrap_or_else(|| "never".into()),
+            k.name,
+        );
+    }
+    eprintln!("{} live key(s)", rows.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn revoke_key(args: RevokeKeyArgs) -> anyhow::Result<ExitCode> {
+    data_dir::require_db(&args.data_dir.data_dir)?;
+    let needle = args.target.trim().to_string();
+    if needle.len() < 8 {
+        bail!("ID_OR_PREFIX: give the key's id or at least 8 characters of its prefix (see list-keys)");
+    }
+    let db = Db::open(&args.data_dir.data_dir).map_err(store_err)?;
+    let key = db
+        .write(system_now_ms(), |ctx| {
+            let matches = keys::find_live_by_id_or_prefix(ctx, &needle, ctx.now)?;
+            let key = match matches.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    return Err(StoreError::Other(format!(
+                        "no live key matches {needle:?} (see list-keys)"
+                    )))
+                }
+                many => {
+                    let ids: Vec<_> = many
+                        .iter()
+                        .map(|k| format!("{} {}", k.id, k.prefix))
+                        .collect();
+                    return Err(StoreError::Other(format!(
+                        "{needle:?} matches several keys; give the id:\n  {}",
+                        ids.join("\n  ")
+                    )));
+                }
+            };
+            keys::revoke(ctx, &key.id)?;
+            audit::append(
+                ctx,
+                &Actor::cli(),
+                "org_key.revoke",
+                Some(&key.id),
+                json!({"prefix": key.prefix, "name": key.name}),
+            )?;
+            Ok(key)
+        })
+        .map_err(store_err)?;
+    eprintln!(
+        "revoked org key {} ({}, {:?})",
+        key.prefix, key.id, key.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    let AuditCommand::Verify(dir) = cmd;
+    data_dir::require_db(&dir.data_dir)?;
+    let db = Db::open(&dir.data_dir).map_err(store_err)?;
+    match db.read(audit::verify).map_err(store_err)? {
+        Verdict::Intact { entries } => {
+            println!("audit trail intact: {entries} entries");
+            Ok(ExitCode::SUCCESS)
+        }
+        Verdict::Broken { id, reason } => {
+            println!("audit trail BROKEN at entry {id}: {reason}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}

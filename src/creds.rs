@@ -1,0 +1,190 @@
+//! Every live credential (org keys and workspace tokens), in memory, keyed
+//! by the blake3 hash of the token.
+//!
+//! The map is only ever filled from committed rows, and only by a process
+//! holding the writer lock: at start-up (`Db::load_creds`), right after a
+//! write that changed a credential (`Db::write`), and when another process
+//! has changed one (`Db::ensure_fresh`). A miss therefore means unknown or
+//! revoked, never "not loaded yet", and no lookup can re-insert a key that
+//! a revocation removed. Expiry is checked on every lookup against the
+//! caller's clock, not by a sweeper.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use rusqlite::Connection;
+
+use crate::db::{keys, tokens, StoreResult};
+use crate::model::Role;
+use crate::token::TokenKind;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredKind {
+    Org { role: Role, workspaces: Vec<String> },
+    Workspace { workspace_id: String },
+}
+
+#[derive(Debug)]
+pub struct Credential {
+    pub id: String,
+    pub prefix: String,
+    pub kind: CredKind,
+    pub expires_at: Option<i64>,
+    /// Last successful use, in memory; written to the database in batches.
+    last_used: AtomicI64,
+    flushed: AtomicI64,
+}
+
+impl Credential {
+    pub fn new(
+        id: String,
+        prefix: String,
+        kind: CredKind,
+        expires_at: Option<i64>,
+        last_used: Option<i64>,
+    ) -> Self {
+        let used = last_used.unwrap_or(0);
+        Credential {
+            id,
+            prefix,
+            kind,
+            expires_at,
+            last_used: AtomicI64::new(used),
+            flushed: AtomicI64::new(used),
+        }
+    }
+
+    pub fn token_kind(&self) -> TokenKind {
+        match self.kind {
+            CredKind::Org { .. } => TokenKind::Org,
+            CredKind::Workspace { .. } => TokenKind::Workspace,
+        }
+    }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|e| e <= now)
+    }
+
+    pub fn last_used(&self) -> Option<i64> {
+        Some(self.last_used.load(Ordering::Relaxed)).filter(|&t| t > 0)
+    }
+}
+
+/// One row's state, as read from the database.
+pub enum CredChange {
+    Live([u8; 32], Credential),
+    Gone([u8; 32]),
+}
+
+/// A pending `last_used_at` write.
+pub struct Usage {
+    pub kind: TokenKind,
+    pub id: String,
+    pub at: i64,
+}
+
+pub struct CredCache {
+    map: RwLock<HashMap<[u8; 32], Arc<Credential>>>,
+    /// The highest `cred_seq` applied; -1 before the first load.
+    seen: AtomicI64,
+}
+
+impl Default for CredCache {
+    fn default() -> Self {
+        CredCache {
+            map: RwLock::default(),
+            seen: AtomicI64::new(-1),
+        }
+    }
+}
+
+impl CredCache {
+    pub fn seen_seq(&self) -> i64 {
+        self.seen.load(Ordering::Acquire)
+    }
+
+    /// The live, unexpired credential for a token hash, marking it used.
+    /// `Err(true)` when it exists but has expired, `Err(false)` when it is
+    /// unknown or revoked (for counting only: callers answer both alike).
+    pub fn authenticate(&self, hash: &[u8; 32], now: i64) -> Result<Arc<Credential>, bool> {
+        let cred = self
+            .map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .cloned()
+            .ok_or(false)?;
+        if cred.is_expired(now) {
+            return Err(true);
+        }
+        cred.last_used.fetch_max(now, Ordering::Relaxed);
+        Ok(cred)
+    }
+
+    /// The in-memory last use of a credential, which may be newer than the
+    /// database's until the next flush.
+    pub fn last_used(&self, hash: &[u8; 32]) -> Option<i64> {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .and_then(|c| c.last_used())
+    }
+
+    pub fn live_count(&self) -> usize {
+        self.map.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Applies every change committed since the last sync. The caller holds
+    /// the writer lock, which serialises syncs with each other and with
+    /// writes.
+    pub fn sync(&self, conn: &Connection) -> StoreResult<()> {
+        let seq: i64 =
+            conn.query_row("SELECT v FROM meta WHERE k = 'cred_seq'", [], |r| r.get(0))?;
+        let seen = self.seen_seq();
+        if seq <= seen {
+            return Ok(());
+        }
+        // Read after the counter: a change committed in between is loaded
+        // now and again next time, which is harmless; none can be skipped.
+        let mut changes = keys::changed_since(conn, seen)?;
+        changes.extend(tokens::changed_since(conn, seen)?);
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        for change in changes {
+            match change {
+                CredChange::Live(hash, cred) => {
+                    if let Some(old) = map.get(&hash) {
+                        cred.last_used
+                            .fetch_max(old.last_used.load(Ordering::Relaxed), Ordering::Relaxed);
+                        cred.flushed
+                            .store(old.flushed.load(Ordering::Relaxed), Ordering::Relaxed);
+                    }
+                    map.insert(hash, Arc::new(cred));
+                }
+                CredChange::Gone(hash) => {
+                    map.remove(&hash);
+                }
+            }
+        }
+        self.seen.store(seq, Ordering::Release);
+        Ok(())
+    }
+
+    /// Uses not yet written to the database. They are marked flushed at
+    /// once; a failed flush only loses a timestamp.
+    pub fn take_unflushed(&self) -> Vec<Usage> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.values()
+            .filter_map(|c| {
+                let used = c.last_used.load(Ordering::Relaxed);
+                let before = c.flushed.fetch_max(used, Ordering::Relaxed);
+                (used > before).then(|| Usage {
+                    kind: c.token_kind(),
+                    id: c.id.clone(),
+                    at: used,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,31 @@
+//! The data directory: created owner-only, since it holds the database.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+pub fn create(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).with_context(|| {
+        format!(
+            "creating the data dir {} (--data-dir / MOLECULE_DATA_DIR)",
+            dir.display()
+        )
+    })
+}
+
+/// For commands that must not create a database where none was meant to be.
+pub fn require_db(dir: &Path) -> anyhow::Result<()> {
+    let db = dir.join(crate::db::DB_FILE);
+    if db.exists() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "no database at {} — point --data-dir (or MOLECULE_DATA_DIR) at the dir `serve` uses",
+            db.display()
+        )
+    }
+}

@@ -1,0 +1,77 @@
+//! Forward-only schema versioning on SQLite's `user_version`.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+const SCHEMA: &str = include_str!("../../schema.sql");
+
+/// Step `i` upgrades a database from version `i + 1` to `i + 2`. Append
+/// only; never edit a step that has shipped. Fold each change into
+/// schema.sql too.
+const MIGRATIONS: &[&str] = &[];
+
+pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
+
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    loop {
+        // IMMEDIATE and a re-read of the version inside the transaction, so
+        // `serve` and `mint-key` starting together cannot both initialise.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Other(format!(
+                "the database is at schema version {version}, newer than this binary's \
+                 {SCHEMA_VERSION}; refusing to open it with an older binary"
+            )));
+        }
+        let (sql, next) = match version {
+            0 => (SCHEMA, SCHEMA_VERSION),
+            v => (MIGRATIONS[usize::try_from(v - 1).unwrap_or(0)], v + 1),
+        };
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", next)?;
+        tx.commit()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_database_gets_the_current_schema_once() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        for table in [
+            "meta",
+            "workspaces",
+            "org_keys",
+            "org_key_workspaces",
+            "workspace_tokens",
+            "audit_log",
+        ] {
+            conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let err = migrate(&mut conn).unwrap_err().to_string();
+        assert!(err.contains("newer than this binary"), "{err}");
+    }
+}

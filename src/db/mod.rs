@@ -1,0 +1,225 @@
+//! Storage: one SQLite file in the data dir, WAL mode.
+//!
+//! Every write goes through one writer connection behind a mutex, in an
+//! IMMEDIATE transaction with `synchronous=FULL`, so an acknowledged write
+//! (a key mint, a revoke) survives power loss, and writers queue in the
+//! process instead of spinning on SQLITE_BUSY. Reads use a small pool of
+//! read-only connections. Storage functions are plain and synchronous;
+//! handlers call them through `web::block`.
+
+pub mod audit;
+pub mod keys;
+pub mod migrate;
+pub mod tokens;
+pub mod workspaces;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+
+use crate::creds::CredCache;
+use crate::error::ApiError;
+
+pub const DB_FILE: &str = "molecule.db";
+const MAX_IDLE_READERS: usize = 8;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database busy")]
+    Busy,
+    #[error("sqlite: {0}")]
+    Sqlite(rusqlite::Error),
+    /// A refusal decided inside a transaction; the transaction rolls back.
+    #[error("{0}")]
+    Api(ApiError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy,
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+impl From<ApiError> for StoreError {
+    fn from(e: ApiError) -> Self {
+        StoreError::Api(e)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A write transaction plus what it changed.
+pub struct WriteCtx<'a> {
+    pub tx: rusqlite::Transaction<'a>,
+    pub now: i64,
+    seq: Option<i64>,
+}
+
+impl WriteCtx<'_> {
+    /// The credential sequence number of this transaction. Every row that
+    /// adds, revokes or changes a credential is stamped with it, so any
+    /// process can find what changed since it last looked.
+    pub fn cred_seq(&mut self) -> StoreResult<i64> {
+        if let Some(s) = self.seq {
+            return Ok(s);
+        }
+        let s = self.tx.query_row(
+            "UPDATE meta SET v = v + 1 WHERE k = 'cred_seq' RETURNING v",
+            [],
+            |r| r.get(0),
+        )?;
+        self.seq = Some(s);
+        Ok(s)
+    }
+}
+
+impl std::ops::Deref for WriteCtx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.tx
+    }
+}
+
+struct Probe {
+    conn: Connection,
+    data_version: i64,
+}
+
+pub struct Db {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    probe: Mutex<Probe>,
+    pub creds: CredCache,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a connection leaves it usable (an open
+    // transaction is rolled back when dropped), so poisoning is ignored.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Db {
+    /// Opens (creating and migrating if needed) the database in `data_dir`.
+    pub fn open(data_dir: &Path) -> StoreResult<Db> {
+        let path = data_dir.join(DB_FILE);
+        let mut writer = Connection::open(&path)?;
+        writer.busy_timeout(BUSY_TIMEOUT)?;
+        writer.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )?;
+        writer.set_prepared_statement_cache_capacity(64);
+        migrate::migrate(&mut writer)?;
+        let probe_conn = open_reader(&path)?;
+        let data_version = data_version(&probe_conn)?;
+        Ok(Db {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            probe: Mutex::new(Probe {
+                conn: probe_conn,
+                data_version,
+            }),
+            creds: CredCache::default(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = match lock(&self.readers).pop() {
+            Some(c) => c,
+            None => open_reader(&self.path)?,
+        };
+        let out = f(&conn);
+        let mut idle = lock(&self.readers);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction and commits it. If `f` changed
+    /// a credential, the in-memory map is brought up to date before the
+    /// writer lock is released, so the caller's response can only be sent
+    /// once the change is visible to every later request.
+    pub fn write<T>(
+        &self,
+        now: i64,
+        f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut conn = lock(&self.writer);
+        let (out, changed_creds) = {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut ctx = WriteCtx { tx, now, seq: None };
+            let out = f(&mut ctx)?;
+            let changed = ctx.seq.is_some();
+            ctx.tx.commit()?;
+            (out, changed)
+        };
+        if changed_creds {
+            self.creds.sync(&conn)?;
+        }
+        Ok(out)
+    }
+
+    /// Loads every live credential into memory. Called once by `serve`.
+    pub fn load_creds(&self) -> StoreResult<()> {
+        let conn = lock(&self.writer);
+        self.creds.sync(&conn)
+    }
+
+    /// Makes sure the credential map reflects every committed change,
+    /// including those made by another process (the CLI on the box).
+    /// `PRAGMA data_version` changes when any other connection has
+    /// committed; only then is the sequence counter read, and only when it
+    /// moved past what the map has seen is the writer asked to reload.
+    pub fn ensure_fresh(&self) -> StoreResult<()> {
+        let mut probe = lock(&self.probe);
+        let dv = data_version(&probe.conn)?;
+        if dv == probe.data_version {
+            return Ok(());
+        }
+        let seq: i64 =
+            probe
+                .conn
+                .query_row("SELECT v FROM meta WHERE k = 'cred_seq'", [], |r| r.get(0))?;
+        if seq > self.creds.seen_seq() {
+            let conn = lock(&self.writer);
+            self.creds.sync(&conn)?;
+        }
+        probe.data_version = dv;
+        Ok(())
+    }
+}
+
+fn open_reader(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn data_version(conn: &Connection) -> StoreResult<i64> {
+    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+}
+
+/// `IN (?, ?, …)` placeholders for `n` values.
+pub fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}

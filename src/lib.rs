@@ -1,0 +1,17 @@
+//! molecule-tenant: one Molecule AI organization's admin API on embedded
+//! SQLite. See README.md for the layout.
+
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod creds;
+pub mod data_dir;
+pub mod db;
+pub mod error;
+pub mod model;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod token;

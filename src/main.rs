@@ -1,0 +1,20 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use molecule_tenant::cli::{Cli, Command};
+use molecule_tenant::commands;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(a) => commands::serve(a),
+        Command::MintKey(a) => commands::mint_key(a),
+        Command::ListKeys(a) => commands::list_keys(a),
+        Command::RevokeKey(a) => commands::revoke_key(a),
+        Command::Audit(a) => commands::audit(a),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}

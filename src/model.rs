@@ -1,0 +1,109 @@
+//! Values shared by the HTTP layer, storage and the CLI: roles, time
+//! formatting, and input rules.
+
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// What an org key may do. Ordered: a role covers every role below it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    ReadOnly,
+    WorkspaceWrite,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::ReadOnly => "read-only",
+            Role::WorkspaceWrite => "workspace-write",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "read-only" => Some(Role::ReadOnly),
+            "workspace-write" => Some(Role::WorkspaceWrite),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+pub const ROLE_NAMES: &str = "admin, workspace-write, read-only";
+
+/// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-26T05:57:25.123Z`.
+pub fn rfc3339(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+pub fn opt_rfc3339(ms: Option<i64>) -> Option<String> {
+    ms.map(rfc3339)
+}
+
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Why a name was refused, in words a caller can act on.
+pub fn check_name(field: &str, value: &str, max_chars: usize) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(format!("{field} must not be empty"));
+    }
+    if value.chars().count() > max_chars {
+        return Err(format!("{field} must be at most {max_chars} characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{field} must not contain control characters"));
+    }
+    Ok(())
+}
+
+pub fn is_uuid(s: &str) -> bool {
+    uuid::Uuid::try_parse(s).is_ok()
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_round_trips_through_rfc3339() {
+        let ms = 1_795_000_000_123;
+        assert_eq!(parse_rfc3339(&rfc3339(ms)), Some(ms));
+        assert_eq!(
+            parse_rfc3339("2030-01-01T00:00:00+01:00"),
+            Some(1_893_452_400_000)
+        );
+        assert_eq!(parse_rfc3339("tomorrow"), None);
+    }
+
+    #[test]
+    fn roles_are_ordered_by_power() {
+        assert!(Role::Admin > Role::WorkspaceWrite && Role::WorkspaceWrite > Role::ReadOnly);
+        for r in [Role::Admin, Role::WorkspaceWrite, Role::ReadOnly] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("name", "ok name", 10).is_ok());
+        assert!(check_name("name", "  ", 10).is_err());
+        assert!(check_name("name", "a\nb", 10).is_err());
+        assert!(check_name("name", "ééééééééééé", 10).is_err());
+        assert!(check_name("name", "éééééééééé", 10).is_ok());
+    }
+}

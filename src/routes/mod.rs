@@ -1,0 +1,129 @@
+//! The route table, plus the JSON shape of errors raised by the framework
+//! itself (bad JSON, unknown routes, oversized bodies).
+
+pub mod audit;
+pub mod keys;
+pub mod workspaces;
+pub mod ws_tokens;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/health").get(health))
+        .service(web::scope("/cp").default_service(web::to(control_plane)))
+        .configure(keys::configure)
+        .configure(audit::configure)
+        .configure(workspaces::configure)
+        .configure(ws_tokens::configure);
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// The control plane's API is not reachable through a tenant, with any
+/// credential or none.
+async fn control_plane() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "control_plane_forbidden",
+        "the control plane's API is not reachable with tenant credentials",
+    ))
+}
+
+pub async fn no_route() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route",
+    ))
+}
+
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |err, _req: &HttpRequest| {
+            let e = match &err {
+                JsonPayloadError::OverflowKnownLength { .. }
+                | JsonPayloadError::Overflow { .. } => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the body exceeds the {limit}-byte limit"),
+                ),
+                JsonPayloadError::ContentType => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as JSON with Content-Type: application/json",
+                ),
+                JsonPayloadError::Deserialize(d) => ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_json",
+                    format!("invalid body: {d}"),
+                ),
+                _ => ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_json",
+                    "the body could not be read as JSON",
+                ),
+            };
+            e.into()
+        })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("invalid query string: {err}"),
+        )
+        .into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _req| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("invalid path: {err}"),
+        )
+        .into()
+    })
+}
+
+/// Framework-made errors (405, 408, 413, 431, …) arrive with a plain body;
+/// give them the same JSON shape as ours.
+pub fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let code = match status {
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::REQUEST_TIMEOUT => "request_timeout",
+            s if s.is_server_error() => "internal",
+            _ => "bad_request",
+        };
+        let message = status.canonical_reason().unwrap_or("error").to_lowercase();
+        let (req, _) = res.into_parts();
+        let body: HttpResponse<BoxBody> = ApiError::new(status, code, message).error_response();
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, body).map_into_right_body(),
+        ))
+    })
+}

@@ -1,0 +1,429 @@
+//! `/workspaces`: the tree, its lifecycle, and the agent's heartbeat.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::auth::{Need, Principal};
+use crate::db::audit;
+use crate::db::workspaces::{self as ws, NewWorkspace, WorkspacePatch, WorkspaceRow};
+use crate::db::{tokens, StoreResult, WriteCtx};
+use crate::error::{ApiError, ApiResult};
+use crate::model::{check_name, is_uuid, opt_rfc3339, rfc3339, Role};
+use crate::state::{AppState, Settings};
+
+const MAX_NAME: usize = 255;
+const MAX_ROLE: usize = 1000;
+const MAX_RUNTIME: usize = 100;
+const MAX_TASK: usize = 1000;
+const DEFAULT_TIER: i64 = 2;
+const DEFAULT_RUNTIME: &str = "langgraph";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/workspaces")
+            .get(list_workspaces)
+            .post(create_workspace),
+    )
+    .service(
+        web::resource("/workspaces/{id}")
+            .get(get_workspace)
+            .patch(patch_workspace)
+            .delete(delete_workspace),
+    )
+    .service(web::resource("/workspaces/{id}/heartbeat").post(heartbeat))
+    .service(web::resource("/workspaces/{id}/pause").post(pause))
+    .service(web::resource("/workspaces/{id}/resume").post(resume));
+}
+
+/// Status and idleness are derived from stored facts at read time, so they
+/// are never stale and reading them never writes.
+pub fn workspace_json(w: &WorkspaceRow, now: i64, s: &Settings) -> Value {
+    let offline_after = i64::try_from(s.offline_after.as_millis()).unwrap_or(i64::MAX);
+    let idle_after = i64::try_from(s.idle_after.as_millis()).unwrap_or(i64::MAX);
+    let status = match w.last_heartbeat_at {
+        _ if w.paused => "paused",
+        None => "awaiting_agent",
+        Some(hb) if now - hb > offline_after => "offline",
+        Some(_) => "online",
+    };
+    let idle = status == "online"
+        && w.active_tasks == 0
+        && w.idle_since.is_some_and(|t| now - t >= idle_after);
+    json!({
+        "id": w.id,
+        "name": w.name,
+        "role": w.role,
+        "tier": w.tier,
+        "runtime": w.runtime,
+        "status": status,
+        "parent_id": w.parent_id,
+        "created_at": rfc3339(w.created_at),
+        "updated_at": rfc3339(w.updated_at),
+        "last_heartbeat_at": opt_rfc3339(w.last_heartbeat_at),
+        "active_tasks": w.active_tasks,
+        "current_task": w.current_task,
+        "idle": idle,
+        "idle_since": if status == "online" { opt_rfc3339(w.idle_since) } else { None },
+    })
+}
+
+/// A workspace id from the path; anything but a UUID is a 400.
+pub fn workspace_id(raw: &str) -> ApiResult<String> {
+    if is_uuid(raw) {
+        Ok(raw.to_string())
+    } else {
+        Err(ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "invalid_id",
+            "invalid workspace id",
+        ))
+    }
+}
+
+fn check_tier(tier: i64) -> ApiResult<i64> {
+    if (1..=4).contains(&tier) {
+        Ok(tier)
+    } else {
+        Err(ApiError::invalid("tier must be 1, 2, 3 or 4"))
+    }
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
+    check_name(field, value, max).map_err(ApiError::invalid)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateWorkspace {
+    name: String,
+    role: Option<String>,
+    tier: Option<i64>,
+    runtime: Option<String>,
+    parent_id: Option<String>,
+}
+
+async fn list_workspaces(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpResponse> {
+    let (_, bindings) = who.org_role(Role::ReadOnly)?;
+    let roots = (!bindings.is_empty()).then(|| bindings.to_vec());
+    let rows = state
+        .read(move |conn| ws::list(conn, roots.as_deref()))
+        .await?;
+    let now = state.now();
+    let body: Vec<Value> = rows
+        .iter()
+        .map(|w| workspace_json(w, now, &state.settings))
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn create_workspace(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: web::Json<CreateWorkspace>,
+) -> ApiResult<HttpResponse> {
+    let (_, bindings) = who.org_role(Role::WorkspaceWrite)?;
+    let b = body.into_inner();
+    check_text("name", &b.name, MAX_NAME)?;
+    if let Some(r) = &b.role {
+        check_text("role", r, MAX_ROLE)?;
+    }
+    let runtime = b.runtime.unwrap_or_else(|| DEFAULT_RUNTIME.into());
+    check_text("runtime", &runtime, MAX_RUNTIME)?;
+    let tier = check_tier(b.tier.unwrap_or(DEFAULT_TIER))?;
+    if let Some(p) = &b.parent_id {
+        workspace_id(p).map_err(|_| ApiError::invalid("parent_id must be a workspace id"))?;
+    } else if !bindings.is_empty() {
+        return Err(ApiError::forbidden(
+            "a key bound to workspaces cannot create root workspaces; give a parent_id",
+        ));
+    }
+    let actor = who.actor();
+    let new = NewWorkspace {
+        name: b.name,
+        role: b.role,
+        tier,
+        runtime,
+        parent_id: b.parent_id,
+    };
+    let (row, token) = state
+        .write(move |ctx| {
+            if let Some(p) = &new.parent_id {
+                who.check_workspace(ctx, p, Need::Write)?;
+            }
+            let row = ws::insert(ctx, new)?;
+            let (tok, plaintext) = tokens::insert(ctx, &row.id, &actor.name)?;
+            audit::append(
+                ctx,
+                &actor,
+                "workspace.create",
+                Some(&row.id),
+                json!({"name": row.name, "parent_id": row.parent_id, "tier": row.tier, "runtime": row.runtime, "token_prefix": tok.prefix}),
+            )?;
+            Ok((row, plaintext))
+        })
+        .await?;
+    let mut body = workspace_json(&row, state.now(), &state.settings);
+    body["auth_token"] = json!(token);
+    body["warning"] = json!("copy this workspace token now; it will not be shown again");
+    Ok(HttpResponse::Created().json(body))
+}
+
+async fn get_workspace(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = workspace_id(&path)?;
+    let row = state
+        .read(move |conn| {
+            who.check_workspace(conn, &id, Need::ReadOrAgent)?;
+            ws::get(conn, &id)?.ok_or_else(|| ApiError::not_found("workspace").into())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(workspace_json(&row, state.now(), &state.settings)))
+}
+
+/// Reads an optional nullable string field of a PATCH body.
+fn nullable_text(obj: &Map<String, Value>, field: &str) -> ApiResult<Option<Option<String>>> {
+    match obj.get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
+        Some(_) => Err(ApiError::invalid(format!(
+            "{field} must be a string or null"
+        ))),
+    }
+}
+
+fn parse_patch(body: &Value) -> ApiResult<WorkspacePatch> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ApiError::invalid("the body must be a JSON object"))?;
+    const FIELDS: [&str; 5] = ["name", "role", "tier", "runtime", "parent_id"];
+    if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "unknown field {unknown:?}; patchable: {}",
+            FIELDS.join(", ")
+        )));
+    }
+    let mut patch = WorkspacePatch {
+        role: nullable_text(obj, "role")?,
+        ..Default::default()
+    };
+    for (field, max) in [("name", MAX_NAME), ("runtime", MAX_RUNTIME)] {
+        match nullable_text(obj, field)? {
+            None => {}
+            Some(None) => return Err(ApiError::invalid(format!("{field} cannot be null"))),
+            Some(Some(v)) => {
+                check_text(field, &v, max)?;
+                *(if field == "name" {
+                    &mut patch.name
+                } else {
+                    &mut patch.runtime
+                }) = Some(v);
+            }
+        }
+    }
+    if let Some(Some(r)) = &patch.role {
+        check_text("role", r, MAX_ROLE)?;
+    }
+    if let Some(t) = obj.get("tier") {
+        patch.tier =
+            Some(check_tier(t.as_i64().ok_or_else(|| {
+                ApiError::invalid("tier must be an integer")
+            })?)?);
+    }
+    patch.parent_id = nullable_text(obj, "parent_id")?;
+    if let Some(Some(p)) = &patch.parent_id {
+        workspace_id(p)
+            .map_err(|_| ApiError::invalid("parent_id must be a workspace id or null"))?;
+    }
+    Ok(patch)
+}
+
+async fn patch_workspace(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let id = workspace_id(&path)?;
+    let patch = parse_patch(&body)?;
+    let changed: Vec<String> = body
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let actor = who.actor();
+    let row = state
+        .write(move |ctx| {
+            who.check_workspace(ctx, &id, Need::Write)?;
+            match &patch.parent_id {
+                Some(Some(p)) => who.check_workspace(ctx, p, Need::Write)?,
+                Some(None) if who.org_role(Role::WorkspaceWrite)?.1.is_empty() => {}
+                Some(None) => {
+                    return Err(ApiError::forbidden(
+                        "a key bound to workspaces cannot make a root workspace",
+                    )
+                    .into())
+                }
+                None => {}
+            }
+            let row = ws::update(ctx, &id, patch)?;
+            audit::append(
+                ctx,
+                &actor,
+                "workspace.update",
+                Some(&id),
+                json!({ "fields": changed }),
+            )?;
+            Ok(row)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(workspace_json(&row, state.now(), &state.settings)))
+}
+
+#[derive(Deserialize)]
+struct DeleteQuery {
+    #[serde(default)]
+    confirm: bool,
+}
+
+async fn delete_workspace(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    query: web::Query<DeleteQuery>,
+) -> ApiResult<HttpResponse> {
+    let id = workspace_id(&path)?;
+    let confirm = query.confirm;
+    let actor = who.actor();
+    let removed = state
+        .write(move |ctx| {
+            who.check_workspace(ctx, &id, Need::Write)?;
+            let row = ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            let children = ws::children(ctx, &id)?;
+            if !children.is_empty() && !confirm {
+                let list: Vec<Value> = children.iter().map(|(id, name)| json!({"id": id, "name": name})).collect();
+                return Err(ApiError::conflict(
+                    "confirmation_required",
+                    "this workspace has sub-workspaces; delete with ?confirm=true to remove them all",
+                )
+                .with("children_count", json!(list.len()))
+                .with("children", json!(list))
+                .into());
+            }
+            remove_subtree(ctx, &actor, &row)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "status": "removed", "cascade_deleted": removed - 1 })))
+}
+
+/// Marks a workspace and its descendants removed and revokes every one of
+/// their tokens in the same transaction. Returns how many were removed.
+pub fn remove_subtree(
+    ctx: &mut WriteCtx,
+    actor: &audit::Actor,
+    root: &WorkspaceRow,
+) -> StoreResult<usize> {
+    let ids = ws::subtree(ctx, &root.id)?;
+    let revoked = tokens::revoke_all(ctx, &ids)?;
+    ws::mark_deleted(ctx, &ids)?;
+    audit::append(
+        ctx,
+        actor,
+        "workspace.delete",
+        Some(&root.id),
+        json!({"name": root.name, "removed": ids, "cascade_deleted": ids.len() - 1, "tokens_revoked": revoked}),
+    )?;
+    Ok(ids.len())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Heartbeat {
+    #[serde(default)]
+    active_tasks: i64,
+    current_task: Option<String>,
+}
+
+/// Heartbeats are telemetry from the agent, not admin changes, so they
+/// update the workspace without an audit entry (one every few seconds per
+/// workspace would drown the trail).
+async fn heartbeat(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    body: Option<web::Json<Heartbeat>>,
+) -> ApiResult<HttpResponse> {
+    let id = workspace_id(&path)?;
+    let hb = body.map(|b| b.into_inner()).unwrap_or(Heartbeat {
+        active_tasks: 0,
+        current_task: None,
+    });
+    if !(0..=1_000_000).contains(&hb.active_tasks) {
+        return Err(ApiError::invalid(
+            "active_tasks must be between 0 and 1000000",
+        ));
+    }
+    if let Some(t) = &hb.current_task {
+        if t.chars().count() > MAX_TASK {
+            return Err(ApiError::invalid(format!(
+                "current_task must be at most {MAX_TASK} characters"
+            )));
+        }
+    }
+    let row = state
+        .write(move |ctx| {
+            who.check_workspace(ctx, &id, Need::Agent)?;
+            ws::heartbeat(
+                ctx,
+                &id,
+                hb.active_tasks,
+                hb.current_task.as_deref().filter(|t| !t.is_empty()),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(workspace_json(&row, state.now(), &state.settings)))
+}
+
+async fn set_paused(
+    state: web::Data<AppState>,
+    who: Principal,
+    raw: &str,
+    paused: bool,
+) -> ApiResult<HttpResponse> {
+    let id = workspace_id(raw)?;
+    let actor = who.actor();
+    let row = state
+        .write(move |ctx| {
+            who.check_workspace(ctx, &id, Need::Write)?;
+            let row = ws::set_paused(ctx, &id, paused)?
+                .ok_or_else(|| ApiError::not_found("workspace"))?;
+            let action = if paused {
+                "workspace.pause"
+            } else {
+                "workspace.resume"
+            };
+            audit::append(ctx, &actor, action, Some(&id), json!({}))?;
+            Ok(row)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(workspace_json(&row, state.now(), &state.settings)))
+}
+
+async fn pause(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    set_paused(state, who, &path, true).await
+}
+
+async fn resume(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    set_paused(state, who, &path, false).await
+}

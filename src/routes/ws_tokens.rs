@@ -1,0 +1,102 @@
+//! `/workspaces/{id}/tokens`: the workspace's own credentials.
+
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
+
+use super::workspaces::workspace_id;
+use crate::auth::{Need, Principal};
+use crate::db::{audit, tokens, workspaces as ws};
+use crate::error::{ApiError, ApiResult};
+use crate::model::{is_uuid, opt_rfc3339, rfc3339};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/workspaces/{id}/tokens")
+            .get(list_tokens)
+            .post(mint_token),
+    )
+    .service(web::resource("/workspaces/{id}/tokens/{token_id}").delete(revoke_token));
+}
+
+async fn list_tokens(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = workspace_id(&path)?;
+    let rows = state
+        .read(move |conn| {
+            who.check_workspace(conn, &id, Need::ReadOrAgent)?;
+            ws::get(conn, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            tokens::list_live(conn, &id)
+        })
+        .await?;
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id, "prefix": t.prefix, "created_by": t.created_by,
+                "created_at": rfc3339(t.created_at),
+                "last_used_at": opt_rfc3339(state.db.creds.last_used(&t.token_hash).max(t.last_used_at)),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "count": list.len(), "tokens": list })))
+}
+
+async fn mint_token(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = workspace_id(&path)?;
+    let actor = who.actor();
+    let (row, token) = state
+        .write(move |ctx| {
+            who.check_workspace(ctx, &id, Need::WriteOrAgent)?;
+            ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            let (row, token) = tokens::insert(ctx, &id, &actor.name)?;
+            audit::append(
+                ctx,
+                &actor,
+                "workspace_token.mint",
+                Some(&row.id),
+                json!({"workspace_id": id, "prefix": row.prefix}),
+            )?;
+            Ok((row, token))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "id": row.id, "prefix": row.prefix, "workspace_id": row.workspace_id,
+        "created_by": row.created_by, "created_at": rfc3339(row.created_at),
+        "auth_token": token, "warning": "copy this token now; it will not be shown again",
+    })))
+}
+
+async fn revoke_token(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (raw_ws, token_id) = path.into_inner();
+    let id = workspace_id(&raw_ws)?;
+    let actor = who.actor();
+    let revoked = token_id.clone();
+    state
+        .write(move |ctx| {
+            who.check_workspace(ctx, &id, Need::WriteOrAgent)?;
+            if !is_uuid(&token_id) || !tokens::revoke(ctx, &id, &token_id)? {
+                return Err(ApiError::not_found("token").into());
+            }
+            audit::append(
+                ctx,
+                &actor,
+                "workspace_token.revoke",
+                Some(&token_id),
+                json!({"workspace_id": id}),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "status": "revoked", "id": revoked })))
+}

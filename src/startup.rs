@@ -1,0 +1,208 @@
+//! Building and running the HTTP server, and its background flusher.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use anyhow::Context;
+use serde_json::json;
+
+use crate::auth::{AuthFailures, CallerPrefix};
+use crate::clock::Clock;
+use crate::db::audit::{self, Actor};
+use crate::db::{keys, tokens, Db};
+use crate::routes;
+use crate::state::{AppState, Settings};
+use crate::token::TokenKind;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    flusher: Flusher,
+}
+
+impl Application {
+    /// Opens the database, loads credentials and binds the listener; the
+    /// server starts serving when `run_until_stopped` is awaited.
+    pub fn build(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
+        crate::data_dir::create(&settings.data_dir)?;
+        let db = Arc::new(Db::open(&settings.data_dir).with_context(|| {
+            format!(
+                "opening the database in {} (--data-dir / MOLECULE_DATA_DIR)",
+                settings.data_dir.display()
+            )
+        })?);
+        db.load_creds().context("loading credentials")?;
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("binding {} (--listen / MOLECULE_LISTEN)", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            db,
+            clock,
+            failures: Arc::new(AuthFailures::default()),
+            settings: settings.clone(),
+        });
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(routes::json_config(app_state.settings.max_body_bytes))
+                .app_data(routes::query_config())
+                .app_data(routes::path_config())
+                .app_data(web::PayloadConfig::new(app_state.settings.max_body_bytes))
+                .wrap(routes::json_errors())
+                .wrap_fn(|req, srv| {
+                    let (method, path, started) =
+                        (req.method().clone(), req.path().to_string(), Instant::now());
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        let caller = res
+                            .request()
+                            .extensions()
+                            .get::<CallerPrefix>()
+                            .map(|c| c.0.clone());
+                        let status = res.status().as_u16();
+                        let ms = started.elapsed().as_secs_f64() * 1000.0;
+                        if status >= 500 {
+                            tracing::error!(%method, %path, status, ms, caller, "request failed");
+                        } else {
+                            tracing::debug!(%method, %path, status, ms, caller, "request");
+                        }
+                        Ok(res)
+                    }
+                })
+                .configure(routes::configure)
+                .default_service(web::to(routes::no_route))
+        })
+        .workers(settings.workers)
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        let flusher = Flusher::start(state.clone().into_inner());
+        Ok(Application {
+            port,
+            server,
+            state,
+            flusher,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or `handle().stop()`), then writes the
+    /// last usage timestamps.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let out = self.server.await;
+        self.flusher.stop();
+        out
+    }
+}
+
+/// Writes in-memory `last_used_at` values and summarises failed
+/// authentications into the audit trail, off the request path.
+pub struct Flusher {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    state: Arc<AppState>,
+}
+
+impl Flusher {
+    fn start(state: Arc<AppState>) -> Flusher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (stop.clone(), state.clone());
+        let thread = std::thread::Builder::new()
+            .name("flusher".into())
+            .spawn(move || {
+                let mut last_summary = Instant::now();
+                while !s.load(Ordering::Relaxed) {
+                    std::thread::park_timeout(st.settings.flush_interval);
+                    flush_usage(&st);
+                    if last_summary.elapsed() >= st.settings.failure_audit_interval {
+                        summarise_failures(&st);
+                        last_summary = Instant::now();
+                    }
+                }
+            })
+            .ok();
+        Flusher {
+            stop,
+            thread,
+            state,
+        }
+    }
+
+    fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+            flush_usage(&self.state);
+            summarise_failures(&self.state);
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+pub fn flush_usage(state: &AppState) {
+    let used = state.db.creds.take_unflushed();
+    if used.is_empty() {
+        return;
+    }
+    let res = state.db.write(state.now(), |ctx| {
+        for u in &used {
+            match u.kind {
+                TokenKind::Org => keys::touch(ctx, &u.id, u.at)?,
+                TokenKind::Workspace => tokens::touch(ctx, &u.id, u.at)?,
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = res {
+        tracing::warn!(error = %e, "could not record key usage");
+    }
+}
+
+fn summarise_failures(state: &AppState) {
+    let pending = state.failures.take_pending();
+    if pending.is_empty() {
+        return;
+    }
+    let res = state.db.write(state.now(), |ctx| {
+        for (client, count) in &pending {
+            let actor = Actor {
+                name: "anonymous".into(),
+                client: Some(client.clone()),
+            };
+            audit::append(ctx, &actor, "auth.failed", None, json!({ "count": count }))?;
+        }
+        Ok(())
+    });
+    if let Err(e) = res {
+        tracing::warn!(error = %e, "could not record failed authentications");
+    }
+}

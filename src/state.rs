@@ -1,0 +1,87 @@
+//! What every handler shares, and the one way off the async workers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use rusqlite::Connection;
+
+use crate::auth::AuthFailures;
+use crate::clock::Clock;
+use crate::db::{Db, StoreResult, WriteCtx};
+use crate::error::{ApiError, ApiResult};
+
+/// Runtime settings of `serve`; see `cli::ServeArgs` for their flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// A workspace with no heartbeat for this long reads as `offline`.
+    pub offline_after: Duration,
+    /// An online workspace with no tasks for this long reads as `idle`.
+    pub idle_after: Duration,
+    /// How often in-memory `last_used_at` values are written down.
+    pub flush_interval: Duration,
+    /// How often failed authentications are summarised into the audit trail.
+    pub failure_audit_interval: Duration,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+}
+
+impl Settings {
+    pub fn new(listen: impl Into<String>, data_dir: impl Into<PathBuf>) -> Settings {
+        Settings {
+            listen: listen.into(),
+            data_dir: data_dir.into(),
+            offline_after: Duration::from_secs(90),
+            idle_after: Duration::from_secs(600),
+            flush_interval: Duration::from_secs(1),
+            failure_audit_interval: Duration::from_secs(60),
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+pub struct AppState {
+    pub db: Arc<Db>,
+    pub clock: Clock,
+    pub settings: Settings,
+    pub failures: Arc<AuthFailures>,
+}
+
+fn blocking_failed(e: actix_web::error::BlockingError) -> ApiError {
+    ApiError::internal(format!("blocking pool: {e}"))
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Runs a read on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        Ok(web::block(move || db.read(f))
+            .await
+            .map_err(blocking_failed)??)
+    }
+
+    /// Runs `f` as one transaction on the blocking pool, at this request's
+    /// time. An error from `f` rolls everything back, audit entry included.
+    pub async fn write<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteCtx) -> StoreResult<T> + Send + 'static,
+    {
+        let (db, now) = (self.db.clone(), self.now());
+        Ok(web::block(move || db.write(now, f))
+            .await
+            .map_err(blocking_failed)??)
+    }
+}
