@@ -11,6 +11,7 @@ use crate::db::keys::{self, KeyRow, NewKey};
 use crate::db::{StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{check_name, is_uuid, opt_rfc3339, parse_rfc3339, rfc3339, Role, ROLE_NAMES};
+use crate::routes::OptionalJson;
 use crate::state::AppState;
 
 pub const WARNING: &str = "copy this token now; it will not be shown again";
@@ -268,14 +269,11 @@ async fn rotate_key(
     state: web::Data<AppState>,
     who: Principal,
     path: web::Path<String>,
-    body: Option<web::Json<RotateRequest>>,
+    body: OptionalJson<RotateRequest>,
 ) -> ApiResult<HttpResponse> {
     who.org_role(Role::Admin)?;
     let id = key_id(&path)?;
-    let grace = body
-        .map(|b| b.into_inner())
-        .unwrap_or_default()
-        .grace_seconds;
+    let grace = body.0.unwrap_or_default().grace_seconds;
     if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
         return Err(ApiError::invalid(format!(
             "grace_seconds must be between 0 and {MAX_GRACE_SECONDS}"

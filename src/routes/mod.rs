@@ -127,3 +127,43 @@ pub fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
         ))
     })
 }
+
+/// A JSON body that may be left out entirely. Unlike `Option<Json<T>>`,
+/// which silently treats a malformed body as absent, a body that is present
+/// must parse, or the request gets a 400.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await.map_err(|e| {
+                let status = e.as_response_error().status_code();
+                ApiError::new(
+                    status,
+                    if status == StatusCode::PAYLOAD_TOO_LARGE {
+                        "payload_too_large"
+                    } else {
+                        "bad_request"
+                    },
+                    e.to_string(),
+                )
+            })?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            serde_json::from_slice(&bytes)
+                .map(|v| OptionalJson(Some(v)))
+                .map_err(|e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_json",
+                        format!("invalid body: {e}"),
+                    )
+                })
+        })
+    }
+}

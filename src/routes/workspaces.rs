@@ -10,6 +10,7 @@ use crate::db::workspaces::{self as ws, NewWorkspace, WorkspacePatch, WorkspaceR
 use crate::db::{tokens, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{check_name, is_uuid, opt_rfc3339, rfc3339, Role};
+use crate::routes::OptionalJson;
 use crate::state::{AppState, Settings};
 
 const MAX_NAME: usize = 255;
@@ -354,10 +355,10 @@ async fn heartbeat(
     state: web::Data<AppState>,
     who: Principal,
     path: web::Path<String>,
-    body: Option<web::Json<Heartbeat>>,
+    body: OptionalJson<Heartbeat>,
 ) -> ApiResult<HttpResponse> {
     let id = workspace_id(&path)?;
-    let hb = body.map(|b| b.into_inner()).unwrap_or(Heartbeat {
+    let hb = body.0.unwrap_or(Heartbeat {
         active_tasks: 0,
         current_task: None,
     });

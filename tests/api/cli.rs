@@ -1,0 +1,285 @@
+//! The real binary: `mint-key`, `list-keys`, `revoke-key`, `audit verify`,
+//! and `serve` as a child process.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_molecule-tenant");
+
+fn run(args: &[&str], data_dir: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("MOLECULE_KEY_LABEL")
+        .output()
+        .expect("run the binary")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Serve {
+    fn start(data_dir: &Path) -> Serve {
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let port = loop {
+            let line = lines
+                .next()
+                .expect("serve exited before listening")
+                .unwrap();
+            if let Some(rest) = line.split("\"port\":").nth(1) {
+                break rest
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap()
+                    .parse::<u16>()
+                    .unwrap();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Serve {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn status(&self, path: &str, token: &str) -> u16 {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        agent
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("serve did not stop on SIGTERM");
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn mint_key_prints_only_the_token_on_stdout() {
+    let dir = TempDir::new().unwrap();
+    let o = run(
+        &[
+            "mint-key",
+            "--label",
+            "me",
+            "--role",
+            "read-only",
+            "--expires-in",
+            "30d",
+        ],
+        &dir.path().join("d"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1);
+    let token = out.trim_end();
+    assert!(
+        token.starts_with("mol_org_") && token.len() == 57,
+        "{token}"
+    );
+    assert!(
+        !stderr(&o).contains(token),
+        "details only, never the token, on stderr"
+    );
+    assert!(stderr(&o).contains("read-only"));
+}
+
+#[test]
+fn cli_errors_name_the_flag_and_its_environment_variable() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path().join("d");
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["mint-key"], "--label", "MOLECULE_KEY_LABEL"),
+        (
+            &["mint-key", "--label", "x", "--role", "owner"],
+            "--role",
+            "MOLECULE_KEY_ROLE",
+        ),
+        (
+            &["mint-key", "--label", "x", "--expires-in", "soonish"],
+            "--expires-in",
+            "MOLECULE_KEY_EXPIRES_IN",
+        ),
+        (
+            &["mint-key", "--label", "x", "--workspace", "nope"],
+            "--workspace",
+            "MOLECULE_KEY_WORKSPACES",
+        ),
+        (&["list-keys"], "--data-dir", "MOLECULE_DATA_DIR"),
+    ];
+    for (args, flag, env) in cases {
+        let o = run(args, &d);
+        assert!(!o.status.success(), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.contains(flag) && err.contains(env), "{args:?}: {err}");
+        assert!(stdout(&o).is_empty(), "{args:?}");
+    }
+    let o = Command::new(BIN)
+        .args(["serve", "--idle-after", "forever", "--data-dir"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o).contains("--idle-after") && stderr(&o).contains("MOLECULE_IDLE_AFTER"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn every_flag_has_help_text_and_an_env_var() {
+    for cmd in ["serve", "mint-key", "list-keys", "revoke-key"] {
+        let o = Command::new(BIN).args([cmd, "--help"]).output().unwrap();
+        let help = stdout(&o);
+        let flags = help
+            .lines()
+            .filter(|l| l.trim_start().starts_with("--"))
+            .count();
+        // clap wraps long lines; compare on the text with whitespace collapsed.
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let documented = flat.matches("[env: MOLECULE_").count();
+        assert!(
+            flags > 0 && documented >= flags,
+            "{cmd}: {flags} flags, {documented} env vars:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn mint_and_revoke_on_the_box_take_effect_on_a_running_server_at_once() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path().join("data");
+    let first = stdout(&run(&["mint-key", "--label", "bootstrap"], &d))
+        .trim()
+        .to_string();
+    let serve = Serve::start(&d);
+    assert_eq!(serve.status("/workspaces", &first), 200);
+
+    let second = run(&["mint-key", "--label", "while-running"], &d);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let second = stdout(&second).trim().to_string();
+    assert_eq!(
+        serve.status("/workspaces", &second),
+        200,
+        "a CLI-minted key works on the next request"
+    );
+
+    let listed = stdout(&run(&["list-keys"], &d));
+    assert!(listed.contains("bootstrap") && listed.contains("while-running"));
+    assert!(!listed.contains(&first) && !listed.contains(&second));
+
+    let revoke = run(&["revoke-key", &second[..16]], &d);
+    assert!(revoke.status.success(), "{}", stderr(&revoke));
+    assert_eq!(
+        serve.status("/workspaces", &second),
+        401,
+        "a CLI revoke bites on the next request"
+    );
+    assert_eq!(serve.status("/workspaces", &first), 200);
+
+    let status = serve.terminate();
+    assert!(status.success(), "graceful shutdown on SIGTERM: {status:?}");
+    let json = stdout(&run(&["list-keys", "--json"], &d));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["count"], 1);
+    assert!(
+        v["tokens"][0]["last_used_at"].is_string(),
+        "usage is written down on shutdown"
+    );
+    let verify = run(&["audit", "verify"], &d);
+    assert!(stdout(&verify).contains("intact"), "{}", stdout(&verify));
+}
+
+#[test]
+fn revoke_key_refuses_unknown_and_ambiguous_targets() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path().join("d");
+    run(&["mint-key", "--label", "a"], &d);
+    run(&["mint-key", "--label", "b"], &d);
+    let o = run(&["revoke-key", "mol_org_"], &d);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("several keys"), "{}", stderr(&o));
+    let o = run(&["revoke-key", "mol_org_zzzzzzzzzz"], &d);
+    assert!(stderr(&o).contains("no live key"), "{}", stderr(&o));
+    assert!(
+        stdout(&run(&["list-keys"], &d)).contains(" a\n")
+            || stdout(&run(&["list-keys"], &d)).lines().count() == 3
+    );
+}
+
+#[test]
+fn audit_verify_detects_a_tampered_entry() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path().join("d");
+    run(&["mint-key", "--label", "a"], &d);
+    run(&["mint-key", "--label", "b"], &d);
+    let ok = run(&["audit", "verify"], &d);
+    assert!(ok.status.success());
+    assert!(stdout(&ok).contains("intact: 2 entries"));
+    let conn = rusqlite::Connection::open(d.join("molecule.db")).unwrap();
+    conn.execute(
+        "UPDATE audit_log SET actor = 'someone-else' WHERE id = 1",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let bad = run(&["audit", "verify"], &d);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stdout(&bad).contains("BROKEN at entry 1"),
+        "{}",
+        stdout(&bad)
+    );
+}

@@ -1,0 +1,54 @@
+//! Bad input of every shape gets a JSON 4xx, never a panic or a 500.
+
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[test]
+fn malformed_bodies_get_json_4xx() {
+    let app = spawn_app();
+    let cases: [(&str, &[u8], u16, &str); 5] = [
+        ("application/json", b"{\"name\":", 400, "invalid_json"),
+        ("application/json", b"not json", 400, "invalid_json"),
+        ("application/json", b"\xff\xfe", 400, "invalid_json"),
+        (
+            "text/plain",
+            b"{\"name\":\"x\"}",
+            415,
+            "unsupported_media_type",
+        ),
+        ("application/json", b"", 400, "invalid_json"),
+    ];
+    for (ct, body, status, code) in cases {
+        let r = app.post_raw("/workspaces", &app.admin, ct, body);
+        assert_eq!(r.status, status, "{ct} {body:?}: {}", r.text);
+        assert_eq!(r.code(), code);
+        assert!(r.body["error"].is_string());
+    }
+}
+
+#[test]
+fn oversized_bodies_get_413() {
+    let app = spawn_app();
+    let big = json!({"name": "x".repeat(70 * 1024)}).to_string();
+    let r = app.post_raw(
+        "/workspaces",
+        &app.admin,
+        "application/json",
+        big.as_bytes(),
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(r.code(), "payload_too_large");
+}
+
+#[test]
+fn unknown_routes_and_methods_get_json_errors() {
+    let app = spawn_app();
+    let r = app.get("/nope", &app.admin);
+    assert_eq!((r.status, r.code()), (404, "not_found"));
+    let r = app.patch("/workspaces", &app.admin, json!({}));
+    assert_eq!((r.status, r.code()), (405, "method_not_allowed"));
+    let r = app.delete("/org/whoami", &app.admin);
+    assert_eq!(r.status, 405);
+    assert!(r.body["error"].is_string());
+}

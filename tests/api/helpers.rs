@@ -1,0 +1,234 @@
+//! Spawns the real server in-process on port 0 with a temp data dir, and
+//! talks to it over HTTP.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::web::Data;
+use molecule_tenant::clock::Clock;
+use molecule_tenant::db::keys::{self, NewKey};
+use molecule_tenant::model::Role;
+use molecule_tenant::startup::Application;
+use molecule_tenant::state::{AppState, Settings};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+    pub www_authenticate: Option<String>,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    /// An unbound admin key seeded like the CLI does.
+    pub admin: String,
+    pub clock: Clock,
+    pub state: Data<AppState>,
+    pub dir: TempDir,
+    handle: ServerHandle,
+    agent: ureq::Agent,
+}
+
+pub fn spawn_app() -> TestApp {
+    spawn_with(|_| {})
+}
+
+pub fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::new("127.0.0.1:0", dir.path().join("data"));
+    settings.workers = 2;
+    tweak(&mut settings);
+    let clock = Clock::default();
+    let (tx, rx) = mpsc::channel();
+    let server_clock = clock.clone();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build(settings, server_clock).expect("build app");
+            tx.send((app.port(), app.handle(), app.state()))
+                .expect("send");
+            app.run_until_stopped().await
+        })
+    });
+    let (port, handle, state) = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server start");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut app = TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        admin: String::new(),
+        clock,
+        state,
+        dir,
+        handle,
+        agent,
+    };
+    app.admin = app.seed_key("seed-admin", Role::Admin, &[], None);
+    app
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command at once; nothing needs to await it.
+        drop(self.handle.stop(false));
+    }
+}
+
+fn read(mut res: ureq::http::Response<ureq::Body>) -> Resp {
+    let status = res.status().as_u16();
+    let www_authenticate = res
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let text = res.body_mut().read_to_string().unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        body,
+        text,
+        www_authenticate,
+    }
+}
+
+impl TestApp {
+    /// Inserts a key through the storage layer, exactly as `mint-key` does.
+    pub fn seed_key(
+        &self,
+        name: &str,
+        role: Role,
+        workspaces: &[&str],
+        expires_at: Option<i64>,
+    ) -> String {
+        let new = NewKey {
+            name: name.into(),
+            role,
+            workspaces: workspaces.iter().map(|s| s.to_string()).collect(),
+            expires_at,
+            created_by: "cli".into(),
+        };
+        let (_, token) = self
+            .state
+            .db
+            .write(self.clock.now_ms(), |ctx| keys::insert(ctx, new))
+            .expect("seed key");
+        token
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Resp {
+        let mut req = self.agent.get(self.url(path));
+        if !token.is_empty() {
+            req = req.header("Authorization", format!("Bearer {token}"));
+        }
+        read(req.call().expect("GET"))
+    }
+
+    pub fn get_with_header(&self, path: &str, name: &str, value: &str) -> Resp {
+        read(
+            self.agent
+                .get(self.url(path))
+                .header(name, value)
+                .call()
+                .expect("GET"),
+        )
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        let req = self
+            .agent
+            .post(self.url(path))
+            .header("Authorization", format!("Bearer {token}"));
+        read(req.send_json(&body).expect("POST"))
+    }
+
+    pub fn post_empty(&self, path: &str, token: &str) -> Resp {
+        let req = self
+            .agent
+            .post(self.url(path))
+            .header("Authorization", format!("Bearer {token}"));
+        read(req.send_empty().expect("POST"))
+    }
+
+    pub fn post_raw(&self, path: &str, token: &str, content_type: &str, body: &[u8]) -> Resp {
+        let req = self
+            .agent
+            .post(self.url(path))
+            .header("Authorization", format!("Bearer {token}"))
+            .content_type(content_type);
+        read(req.send(body).expect("POST"))
+    }
+
+    pub fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        let req = self
+            .agent
+            .patch(self.url(path))
+            .header("Authorization", format!("Bearer {token}"));
+        read(req.send_json(&body).expect("PATCH"))
+    }
+
+    pub fn delete(&self, path: &str, token: &str) -> Resp {
+        let req = self
+            .agent
+            .delete(self.url(path))
+            .header("Authorization", format!("Bearer {token}"));
+        read(req.call().expect("DELETE"))
+    }
+
+    /// Mints an org key over HTTP with the admin key; returns the 201 body.
+    pub fn mint(&self, body: Value) -> Value {
+        let r = self.post("/org/tokens", &self.admin, body);
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body
+    }
+
+    pub fn mint_role(&self, role: &str, workspaces: &[&str]) -> String {
+        let b = self
+            .mint(json!({"name": format!("{role}-key"), "role": role, "workspaces": workspaces}));
+        b["auth_token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a workspace with the admin key; returns (id, workspace token).
+    pub fn workspace(&self, name: &str, parent: Option<&str>) -> (String, String) {
+        let r = self.post(
+            "/workspaces",
+            &self.admin,
+            json!({"name": name, "parent_id": parent}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        (
+            r.body["id"].as_str().unwrap().into(),
+            r.body["auth_token"].as_str().unwrap().into(),
+        )
+    }
+
+    pub fn db_bytes(&self) -> Vec<u8> {
+        let dir = self.dir.path().join("data");
+        let mut all = Vec::new();
+        for f in ["molecule.db", "molecule.db-wal"] {
+            all.extend(std::fs::read(dir.join(f)).unwrap_or_default());
+        }
+        all
+    }
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}

@@ -1,0 +1,116 @@
+//! Revocation under load: no request sent after a revoke's response may
+//! be accepted, whichever path revoked the key.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+/// Hammers `/org/whoami` with `token` from several threads while `revoke`
+/// runs; returns how many requests started after `revoke` returned were
+/// accepted (must be 0) and how many were made in all.
+fn hammer_and_revoke(base: &str, token: &str, revoke: impl FnOnce()) -> (usize, usize) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for _ in 0..4 {
+        let (stop, url, token) = (
+            stop.clone(),
+            format!("{base}/org/whoami"),
+            token.to_string(),
+        );
+        threads.push(std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let status = agent
+                    .get(&url)
+                    .header("Authorization", format!("Bearer {token}"))
+                    .call()
+                    .unwrap()
+                    .status()
+                    .as_u16();
+                seen.push((started, status));
+            }
+            seen
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    revoke();
+    let revoked_at = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let all: Vec<(Instant, u16)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert!(
+        all.iter().any(|(t, s)| *s == 200 && *t < revoked_at),
+        "the key worked before the revoke"
+    );
+    assert!(
+        all.iter().any(|(t, _)| *t > revoked_at),
+        "requests were sent after the revoke"
+    );
+    let accepted_after = all
+        .iter()
+        .filter(|(t, s)| *t > revoked_at && *s != 401)
+        .count();
+    (accepted_after, all.len())
+}
+
+#[test]
+fn a_key_revoked_over_http_under_load_is_refused_from_the_next_request() {
+    let app = spawn_app();
+    let k = app.mint(json!({"name": "hot"}));
+    let id = k["id"].as_str().unwrap().to_string();
+    let (accepted, total) = hammer_and_revoke(&app.base, k["auth_token"].as_str().unwrap(), || {
+        assert_eq!(
+            app.delete(&format!("/org/tokens/{id}"), &app.admin).status,
+            200
+        );
+    });
+    assert_eq!(accepted, 0, "of {total} requests");
+}
+
+#[test]
+fn a_key_rotated_without_grace_under_load_is_refused_from_the_next_request() {
+    let app = spawn_app();
+    let k = app.mint(json!({"name": "hot"}));
+    let id = k["id"].as_str().unwrap().to_string();
+    let (accepted, total) = hammer_and_revoke(&app.base, k["auth_token"].as_str().unwrap(), || {
+        assert_eq!(
+            app.post(&format!("/org/tokens/{id}/rotate"), &app.admin, json!({}))
+                .status,
+            201
+        );
+    });
+    assert_eq!(accepted, 0, "of {total} requests");
+}
+
+#[test]
+fn a_key_revoked_by_another_process_under_load_is_refused_from_the_next_request() {
+    let app = spawn_app();
+    let k = app.mint(json!({"name": "hot"}));
+    let data_dir = app.dir.path().join("data");
+    let prefix = k["prefix"].as_str().unwrap().to_string();
+    let (accepted, total) = hammer_and_revoke(&app.base, k["auth_token"].as_str().unwrap(), || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_molecule-tenant"))
+            .args(["revoke-key", &prefix, "--data-dir"])
+            .arg(&data_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    assert_eq!(accepted, 0, "of {total} requests");
+}
