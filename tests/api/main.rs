@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod cli;
 mod errors;
+mod examples;
 mod helpers;
 mod keys;
 mod revocation;
