@@ -69,6 +69,8 @@ CREATE TABLE workspace_tokens (
     prefix       TEXT NOT NULL,
     created_by   TEXT NOT NULL,
     created_at   INTEGER NOT NULL,
+    -- never later than the expiry of the key that minted it
+    expires_at   INTEGER,
     last_used_at INTEGER,
     revoked_at   INTEGER,
     seq          INTEGER NOT NULL

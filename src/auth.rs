@@ -16,7 +16,7 @@ use rusqlite::Connection;
 
 use crate::creds::{CredKind, Credential};
 use crate::db::audit::Actor;
-use crate::db::{workspaces, StoreResult};
+use crate::db::{keys, tokens, workspaces, StoreResult};
 use crate::error::ApiError;
 use crate::model::Role;
 use crate::state::AppState;
@@ -109,9 +109,7 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .ok_or_else(|| ApiError::internal("application state missing"))?;
     let client = client_addr(req);
     let fail = |why: Failure| {
-        state
-            .failures
-            .record(why, client.as_deref().unwrap_or("unknown"));
+        state.failures.record(why, client.as_deref().unwrap_or("unknown"));
         ApiError::unauthorized()
     };
     let Some(token) = bearer(req).filter(|t| !t.is_empty()) else {
@@ -125,8 +123,7 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     match state.db.creds.authenticate(&token::hash(token), now) {
         Ok(cred) => {
             // For the access log: the display prefix, never the token.
-            req.extensions_mut()
-                .insert(CallerPrefix(cred.prefix.clone()));
+            req.extensions_mut().insert(CallerPrefix(cred.prefix.clone()));
             Ok(Principal { cred, client })
         }
         Err(true) => Err(fail(Failure::Expired)),
@@ -156,8 +153,6 @@ pub enum Need {
     Write,
     /// Read, or the workspace's own token.
     ReadOrAgent,
-    /// Write, or the workspace's own token.
-    WriteOrAgent,
     /// Only the workspace's own token (agent routes such as heartbeat).
     Agent,
 }
@@ -213,31 +208,19 @@ impl Principal {
     /// Checks access to one workspace. Run inside a storage call: bound
     /// keys need the tree to decide. A bound key gets 403 for a workspace
     /// outside its bindings whether or not that workspace exists.
-    pub fn check_workspace(
-        &self,
-        conn: &Connection,
-        workspace_id: &str,
-        need: Need,
-    ) -> StoreResult<()> {
+    pub fn check_workspace(&self, conn: &Connection, workspace_id: &str, need: Need) -> StoreResult<()> {
         if let Some(own) = self.workspace_id() {
-            let agent_ok = matches!(need, Need::Agent | Need::ReadOrAgent | Need::WriteOrAgent);
+            let agent_ok = matches!(need, Need::Agent | Need::ReadOrAgent);
             return if agent_ok && own == workspace_id {
                 Ok(())
             } else {
-                Err(ApiError::forbidden(
-                    "a workspace token can only use its own workspace's agent routes",
-                )
-                .into())
+                Err(ApiError::forbidden("a workspace token can only use its own workspace's agent routes").into())
             };
         }
         let min = match need {
-            Need::Agent => {
-                return Err(
-                    ApiError::forbidden("this agent route takes the workspace's own token").into(),
-                )
-            }
+            Need::Agent => return Err(ApiError::forbidden("this agent route takes the workspace's own token").into()),
             Need::Read | Need::ReadOrAgent => Role::ReadOnly,
-            Need::Write | Need::WriteOrAgent => Role::WorkspaceWrite,
+            Need::Write => Role::WorkspaceWrite,
         };
         let (_, bindings) = self.org_role(min)?;
         if !bindings.is_empty() && !workspaces::within(conn, workspace_id, bindings)? {
@@ -246,6 +229,14 @@ impl Principal {
         Ok(())
     }
 
+    /// Whether this credential is still live in the database, read inside
+    /// the caller's transaction rather than from the in-memory map.
+    pub fn still_live(&self, conn: &Connection, now: i64) -> StoreResult<bool> {
+        match self.cred.kind {
+            CredKind::Org { .. } => Ok(keys::find_live(conn, &self.cred.id, now)?.is_some()),
+            CredKind::Workspace { .. } => tokens::is_live(conn, &self.cred.id, now),
+        }
+    }
     /// Whether every one of `targets` lies within this key's bindings (an
     /// unbound key covers everything; nothing covers "all" but unbound).
     pub fn covers(&self, conn: &Connection, targets: &[String]) -> StoreResult<bool> {

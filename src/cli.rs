@@ -73,11 +73,7 @@ pub struct MintKeyArgs {
     pub role: String,
     /// Bind the key to a workspace (and its descendants); repeat for several.
     /// In the environment, separate ids with commas.
-    #[arg(
-        long = "workspace",
-        env = "MOLECULE_KEY_WORKSPACES",
-        value_delimiter = ','
-    )]
+    #[arg(long = "workspace", env = "MOLECULE_KEY_WORKSPACES", value_delimiter = ',')]
     pub workspaces: Vec<String>,
     /// Make the key expire after this long (e.g. 30d, 12h, 90m). Default: never.
     #[arg(long, env = "MOLECULE_KEY_EXPIRES_IN")]
@@ -97,7 +93,7 @@ pub struct ListKeysArgs {
 
 #[derive(Args, Debug)]
 pub struct RevokeKeyArgs {
-    /// The key's id, or the start of its display prefix (e.g. mol_org_AbCd1234).
+    /// The key's id, its full display prefix (e.g. mol_org_AbCd1234), or the whole token.
     #[arg(value_name = "ID_OR_PREFIX")]
     pub target: String,
     #[command(flatten)]

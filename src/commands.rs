@@ -17,6 +17,7 @@ use crate::model::{check_name, is_uuid, opt_rfc3339, rfc3339, Role, ROLE_NAMES};
 use crate::routes::keys::{expiry, key_json, WARNING};
 use crate::startup::Application;
 use crate::state::Settings;
+use crate::token::{self, TokenKind};
 use crate::{data_dir, telemetry};
 
 fn duration(flag: &str, env: &str, value: &str) -> anyhow::Result<Duration> {
@@ -40,11 +41,7 @@ fn store_err(e: StoreError) -> anyhow::Error {
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     telemetry::init(&args.log, &args.log_format)?;
     let mut settings = Settings::new(args.listen, args.data_dir.data_dir);
-    settings.offline_after = duration(
-        "--offline-after",
-        "MOLECULE_OFFLINE_AFTER",
-        &args.offline_after,
-    )?;
+    settings.offline_after = duration("--offline-after", "MOLECULE_OFFLINE_AFTER", &args.offline_after)?;
     settings.idle_after = duration("--idle-after", "MOLECULE_IDLE_AFTER", &args.idle_after)?;
     if let Some(w) = args.workers {
         if w == 0 {
@@ -66,9 +63,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 pub fn mint_key(args: MintKeyArgs) -> anyhow::Result<ExitCode> {
     let label = args.label.ok_or_else(|| {
-        anyhow!(
-            "--label (MOLECULE_KEY_LABEL) is required: name the key, e.g. --label my-claude-agent"
-        )
+        anyhow!("--label (MOLECULE_KEY_LABEL) is required: name the key, e.g. --label my-claude-agent")
     })?;
     check_name("label", &label, 100).map_err(|e| anyhow!("--label (MOLECULE_KEY_LABEL): {e}"))?;
     let role = Role::parse(&args.role).ok_or_else(|| {
@@ -109,12 +104,7 @@ pub fn mint_key(args: MintKeyArgs) -> anyhow::Result<ExitCode> {
             audit::append(ctx, &Actor::cli(), "org_key.mint", Some(&row.id), detail)?;
             Ok((row, token))
         })
-        .map_err(|e| {
-            anyhow!(
-                "--workspace (MOLECULE_KEY_WORKSPACES) or database: {}",
-                store_err(e)
-            )
-        })?;
+        .map_err(|e| anyhow!("--workspace (MOLECULE_KEY_WORKSPACES) or database: {}", store_err(e)))?;
     let bound = if row.workspaces.is_empty() {
         "all workspaces".to_string()
     } else {
@@ -135,9 +125,7 @@ pub fn list_keys(args: ListKeysArgs) -> anyhow::Result<ExitCode> {
     data_dir::require_db(&args.data_dir.data_dir)?;
     let db = Db::open(&args.data_dir.data_dir).map_err(store_err)?;
     let now = system_now_ms();
-    let rows = db
-        .read(|conn| keys::list_live(conn, now))
-        .map_err(store_err)?;
+    let rows = db.read(|conn| keys::list_live(conn, now)).map_err(store_err)?;
     if args.json {
         let tokens: Vec<_> = rows.iter().map(|k| key_json(k, None)).collect();
         println!("{}", json!({ "count": tokens.len(), "tokens": tokens }));
@@ -168,52 +156,64 @@ pub fn list_keys(args: ListKeysArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `revoke-key` was given, resolved without ever echoing a token.
+enum Target {
+    Id(String),
+    Prefix(String),
+    Token([u8; 32]),
+}
+
+fn revoke_target(raw: &str) -> anyhow::Result<Target> {
+    let raw = raw.trim();
+    if token::parse(raw).is_some() {
+        return Ok(Target::Token(token::hash(raw)));
+    }
+    if is_uuid(raw) {
+        return Ok(Target::Id(raw.to_string()));
+    }
+    let tag = TokenKind::Org.tag();
+    let secret = raw.strip_prefix(tag).unwrap_or("");
+    if secret.len() == 8 && secret.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Ok(Target::Prefix(raw.to_string()));
+    }
+    // Never print the argument back: it may be a mistyped token.
+    bail!("ID_OR_PREFIX: give the key's id, its full 16-character prefix (e.g. mol_org_AbCd1234, see list-keys), or the whole token")
+}
+
 pub fn revoke_key(args: RevokeKeyArgs) -> anyhow::Result<ExitCode> {
     data_dir::require_db(&args.data_dir.data_dir)?;
-    let needle = args.target.trim().to_string();
-    if needle.len() < 8 {
-        bail!("ID_OR_PREFIX: give the key's id or at least 8 characters of its prefix (see list-keys)");
-    }
+    let target = revoke_target(&args.target)?;
     let db = Db::open(&args.data_dir.data_dir).map_err(store_err)?;
     let key = db
         .write(system_now_ms(), |ctx| {
-            let matches = keys::find_live_by_id_or_prefix(ctx, &needle, ctx.now)?;
+            let matches = match &target {
+                Target::Id(id) => keys::find_live(ctx, id, ctx.now)?.into_iter().collect(),
+                Target::Prefix(p) => keys::find_live_by_prefix(ctx, p, ctx.now)?,
+                Target::Token(hash) => keys::find_live_by_hash(ctx, hash, ctx.now)?.into_iter().collect(),
+            };
             let key = match matches.as_slice() {
                 [one] => one.clone(),
-                [] => {
-                    return Err(StoreError::Other(format!(
-                        "no live key matches {needle:?} (see list-keys)"
-                    )))
-                }
+                [] => return Err(StoreError::Other("no live org key matches (see list-keys)".into())),
                 many => {
                     let ids: Vec<_> = many
                         .iter()
-                        .map(|k| format!("{} {}", k.id, k.prefix))
+                        .map(|k| format!("{} {} {:?}", k.id, k.prefix, k.name))
                         .collect();
                     return Err(StoreError::Other(format!(
-                        "{needle:?} matches several keys; give the id:\n  {}",
+                        "that prefix matches several keys; give the id:\n  {}",
                         ids.join("\n  ")
                     )));
                 }
             };
             keys::revoke(ctx, &key.id)?;
-            audit::append(
-                ctx,
-                &Actor::cli(),
-                "org_key.revoke",
-                Some(&key.id),
-                json!({"prefix": key.prefix, "name": key.name}),
-            )?;
+            let detail = json!({"prefix": key.prefix, "name": key.name});
+            audit::append(ctx, &Actor::cli(), "org_key.revoke", Some(&key.id), detail)?;
             Ok(key)
         })
         .map_err(store_err)?;
-    eprintln!(
-        "revoked org key {} ({}, {:?})",
-        key.prefix, key.id, key.name
-    );
+    eprintln!("revoked org key {} ({}, {:?})", key.prefix, key.id, key.name);
     Ok(ExitCode::SUCCESS)
 }
-
 pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     let AuditCommand::Verify(dir) = cmd;
     data_dir::require_db(&dir.data_dir)?;

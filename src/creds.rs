@@ -1,17 +1,18 @@
 //! Every live credential (org keys and workspace tokens), in memory, keyed
 //! by the blake3 hash of the token.
 //!
-//! The map is only ever filled from committed rows, and only by a process
-//! holding the writer lock: at start-up (`Db::load_creds`), right after a
-//! write that changed a credential (`Db::write`), and when another process
-//! has changed one (`Db::ensure_fresh`). A miss therefore means unknown or
-//! revoked, never "not loaded yet", and no lookup can re-insert a key that
-//! a revocation removed. Expiry is checked on every lookup against the
-//! caller's clock, not by a sweeper.
+//! The map is only ever filled from committed rows: at start-up
+//! (`Db::load_creds`), right after a write that changed a credential, before
+//! its response (`Db::write`), and when another process has changed one
+//! (`Db::ensure_fresh`). Each fill reads one snapshot and is applied only if
+//! that snapshot is newer than the last one applied, so an older read can
+//! never re-insert a key that a newer revocation removed. A miss means
+//! unknown or revoked, never "not loaded yet". Expiry is checked on every
+//! lookup against the caller's clock, not by a sweeper.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::Connection;
 
@@ -37,13 +38,7 @@ pub struct Credential {
 }
 
 impl Credential {
-    pub fn new(
-        id: String,
-        prefix: String,
-        kind: CredKind,
-        expires_at: Option<i64>,
-        last_used: Option<i64>,
-    ) -> Self {
+    pub fn new(id: String, prefix: String, kind: CredKind, expires_at: Option<i64>, last_used: Option<i64>) -> Self {
         let used = last_used.unwrap_or(0);
         Credential {
             id,
@@ -88,6 +83,8 @@ pub struct CredCache {
     map: RwLock<HashMap<[u8; 32], Arc<Credential>>>,
     /// The highest `cred_seq` applied; -1 before the first load.
     seen: AtomicI64,
+    /// Serialises applying snapshots (not reading them).
+    apply: Mutex<()>,
 }
 
 impl Default for CredCache {
@@ -95,6 +92,7 @@ impl Default for CredCache {
         CredCache {
             map: RwLock::default(),
             seen: AtomicI64::new(-1),
+            apply: Mutex::new(()),
         }
     }
 }
@@ -136,20 +134,24 @@ impl CredCache {
         self.map.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// Applies every change committed since the last sync. The caller holds
-    /// the writer lock, which serialises syncs with each other and with
-    /// writes.
+    /// Applies every change committed since the last sync, read from `conn`
+    /// (which must not be inside a transaction).
     pub fn sync(&self, conn: &Connection) -> StoreResult<()> {
-        let seq: i64 =
-            conn.query_row("SELECT v FROM meta WHERE k = 'cred_seq'", [], |r| r.get(0))?;
+        // The counter and the rows come from one read snapshot.
+        let tx = conn.unchecked_transaction()?;
+        let seq: i64 = tx.query_row("SELECT v FROM meta WHERE k = 'cred_seq'", [], |r| r.get(0))?;
         let seen = self.seen_seq();
         if seq <= seen {
             return Ok(());
         }
-        // Read after the counter: a change committed in between is loaded
-        // now and again next time, which is harmless; none can be skipped.
-        let mut changes = keys::changed_since(conn, seen)?;
-        changes.extend(tokens::changed_since(conn, seen)?);
+        let mut changes = keys::changed_since(&tx, seen)?;
+        changes.extend(tokens::changed_since(&tx, seen)?);
+        drop(tx);
+        let _applying = self.apply.lock().unwrap_or_else(|e| e.into_inner());
+        if seq <= self.seen_seq() {
+            // A newer snapshot was applied while this one was read.
+            return Ok(());
+        }
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         for change in changes {
             match change {

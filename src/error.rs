@@ -49,11 +49,7 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -66,11 +62,7 @@ impl ApiError {
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
     }
 
     pub fn unavailable() -> Self {
@@ -84,13 +76,7 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} ({}): {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
+        write!(f, "{} ({}): {}", self.status.as_u16(), self.code, self.message)
     }
 }
 
@@ -133,19 +119,13 @@ mod tests {
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
         let body = to_bytes(res.into_body()).await.unwrap();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(
-            v,
-            json!({"error": "workspace not found", "code": "not_found"})
-        );
+        assert_eq!(v, json!({"error": "workspace not found", "code": "not_found"}));
     }
 
     #[actix_web::test]
     async fn unauthorized_carries_the_bearer_challenge() {
         let res = ApiError::unauthorized().error_response();
-        assert_eq!(
-            res.headers().get(header::WWW_AUTHENTICATE).unwrap(),
-            "Bearer"
-        );
+        assert_eq!(res.headers().get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
     }
 
     #[actix_web::test]

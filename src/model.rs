@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
 use time::OffsetDateTime;
 
 /// What an org key may do. Ordered: a role covers every role below it.
@@ -37,10 +38,11 @@ pub const ROLE_NAMES: &str = "admin, workspace-write, read-only";
 
 /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-26T05:57:25.123Z`.
 pub fn rfc3339(ms: i64) -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     let nanos = i128::from(ms) * 1_000_000;
     OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
+        .and_then(|t| t.format(&format).ok())
         .unwrap_or_default()
 }
 
@@ -67,8 +69,9 @@ pub fn check_name(field: &str, value: &str, max_chars: usize) -> Result<(), Stri
     Ok(())
 }
 
+/// Only the canonical lowercase hyphenated form that ids are stored in.
 pub fn is_uuid(s: &str) -> bool {
-    uuid::Uuid::try_parse(s).is_ok()
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok_and(|u| u.hyphenated().to_string() == s)
 }
 
 pub fn new_id() -> String {
@@ -83,11 +86,22 @@ mod tests {
     fn time_round_trips_through_rfc3339() {
         let ms = 1_795_000_000_123;
         assert_eq!(parse_rfc3339(&rfc3339(ms)), Some(ms));
-        assert_eq!(
-            parse_rfc3339("2030-01-01T00:00:00+01:00"),
-            Some(1_893_452_400_000)
-        );
+        assert_eq!(rfc3339(1_795_000_000_000), "2026-11-18T11:06:40.000Z");
+        assert_eq!(parse_rfc3339("2030-01-01T00:00:00+01:00"), Some(1_893_452_400_000));
         assert_eq!(parse_rfc3339("tomorrow"), None);
+    }
+
+    #[test]
+    fn only_canonical_uuids_are_ids() {
+        assert!(is_uuid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+        for s in [
+            "0F8FAD5B-D9CB-469F-A165-70867728950E",
+            "0f8fad5bd9cb469fa16570867728950e",
+            "{0f8fad5b-d9cb-469f-a165-70867728950e}",
+            "x",
+        ] {
+            assert!(!is_uuid(s), "{s}");
+        }
     }
 
     #[test]

@@ -57,16 +57,11 @@ impl Application {
                 .app_data(web::PayloadConfig::new(app_state.settings.max_body_bytes))
                 .wrap(routes::json_errors())
                 .wrap_fn(|req, srv| {
-                    let (method, path, started) =
-                        (req.method().clone(), req.path().to_string(), Instant::now());
+                    let (method, path, started) = (req.method().clone(), req.path().to_string(), Instant::now());
                     let fut = srv.call(req);
                     async move {
                         let res = fut.await?;
-                        let caller = res
-                            .request()
-                            .extensions()
-                            .get::<CallerPrefix>()
-                            .map(|c| c.0.clone());
+                        let caller = res.request().extensions().get::<CallerPrefix>().map(|c| c.0.clone());
                         let status = res.status().as_u16();
                         let ms = started.elapsed().as_secs_f64() * 1000.0;
                         if status >= 500 {
@@ -140,11 +135,7 @@ impl Flusher {
                 }
             })
             .ok();
-        Flusher {
-            stop,
-            thread,
-            state,
-        }
+        Flusher { stop, thread, state }
     }
 
     fn stop(mut self) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::web;
 use rusqlite::Connection;
 
-use crate::auth::AuthFailures;
+use crate::auth::{AuthFailures, Principal};
 use crate::clock::Clock;
 use crate::db::{Db, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
@@ -67,21 +67,29 @@ impl AppState {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let db = self.db.clone();
-        Ok(web::block(move || db.read(f))
-            .await
-            .map_err(blocking_failed)??)
+        Ok(web::block(move || db.read(f)).await.map_err(blocking_failed)??)
     }
 
-    /// Runs `f` as one transaction on the blocking pool, at this request's
-    /// time. An error from `f` rolls everything back, audit entry included.
-    pub async fn write<T, F>(&self, f: F) -> ApiResult<T>
+    /// Runs `f` as one transaction on the blocking pool, on behalf of
+    /// `who`, at this request's time. The caller's credential is checked
+    /// again inside the transaction — its revocation may have been
+    /// answered while this request waited for its body or for the writer —
+    /// so nothing a revoked or expired credential asks for is ever
+    /// committed. An error from `f` rolls everything back, audit included.
+    pub async fn write<T, F>(&self, who: Principal, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut WriteCtx) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&mut WriteCtx, &Principal) -> StoreResult<T> + Send + 'static,
     {
         let (db, now) = (self.db.clone(), self.now());
-        Ok(web::block(move || db.write(now, f))
-            .await
-            .map_err(blocking_failed)??)
+        let run = move || {
+            db.write(now, |ctx| {
+                if !who.still_live(ctx, ctx.now)? {
+                    return Err(ApiError::unauthorized().into());
+                }
+                f(ctx, &who)
+            })
+        };
+        Ok(web::block(run).await.map_err(blocking_failed)??)
     }
 }

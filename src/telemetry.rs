@@ -11,9 +11,7 @@ pub fn init(filter: &str, format: &str) -> anyhow::Result<()> {
     let result = match format {
         "text" => builder.try_init(),
         "json" => builder.json().try_init(),
-        other => anyhow::bail!(
-            "--log-format (MOLECULE_LOG_FORMAT): expected text or json, got {other:?}"
-        ),
+        other => anyhow::bail!("--log-format (MOLECULE_LOG_FORMAT): expected text or json, got {other:?}"),
     };
     result.map_err(|e| anyhow::anyhow!("could not start logging: {e}"))
 }

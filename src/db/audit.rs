@@ -65,13 +65,7 @@ fn entry_hash(prev: &[u8; 32], e: &AuditRow) -> [u8; 32] {
 
 /// Appends an entry inside the caller's transaction, so the record and the
 /// change it describes commit or roll back together. Never pass a secret.
-pub fn append(
-    ctx: &WriteCtx,
-    actor: &Actor,
-    action: &str,
-    target: Option<&str>,
-    detail: Value,
-) -> StoreResult<()> {
+pub fn append(ctx: &WriteCtx, actor: &Actor, action: &str, target: Option<&str>, detail: Value) -> StoreResult<()> {
     let last: Option<(i64, [u8; 32])> = ctx
         .prepare_cached("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -127,8 +121,8 @@ pub enum Verdict {
 }
 
 pub fn verify(conn: &Connection) -> StoreResult<Verdict> {
-    let mut stmt =
-        conn.prepare("SELECT id, at, actor, action, target, detail, client, prev_hash, hash FROM audit_log ORDER BY id")?;
+    let mut stmt = conn
+        .prepare("SELECT id, at, actor, action, target, detail, client, prev_hash, hash FROM audit_log ORDER BY id")?;
     let mut rows = stmt.query([])?;
     let (mut prev, mut prev_id, mut entries) = (GENESIS, 0i64, 0u64);
     while let Some(r) = rows.next()? {

@@ -20,6 +20,8 @@ pub struct KeyRow {
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub token_hash: [u8; 32],
+    /// The key that replaced this one, once rotated.
+    pub rotated_to: Option<String>,
 }
 
 pub struct NewKey {
@@ -32,7 +34,7 @@ pub struct NewKey {
 
 const COLUMNS: &str = "k.id, k.prefix, k.name, k.role, k.created_by, k.created_at, k.expires_at, \
      k.last_used_at, k.token_hash, \
-     (SELECT group_concat(workspace_id, ',') FROM org_key_workspaces b WHERE b.key_id = k.id)";
+     (SELECT group_concat(workspace_id, ',') FROM org_key_workspaces b WHERE b.key_id = k.id), k.rotated_to";
 
 fn key_row(r: &Row) -> rusqlite::Result<KeyRow> {
     let role: String = r.get(3)?;
@@ -48,6 +50,7 @@ fn key_row(r: &Row) -> rusqlite::Result<KeyRow> {
         last_used_at: r.get(7)?,
         token_hash: r.get(8)?,
         workspaces: split_ids(bindings),
+        rotated_to: r.get(10)?,
     })
 }
 
@@ -73,22 +76,28 @@ pub fn insert(ctx: &mut WriteCtx, new: NewKey) -> StoreResult<(KeyRow, String)> 
             "SELECT count(*) FROM workspaces WHERE deleted_at IS NULL AND id IN ({})",
             placeholders(bindings.len())
         );
-        let found: i64 =
-            ctx.query_row(&sql, rusqlite::params_from_iter(&bindings), |r| r.get(0))?;
+        let found: i64 = ctx.query_row(&sql, rusqlite::params_from_iter(&bindings), |r| r.get(0))?;
         if usize::try_from(found).ok() != Some(bindings.len()) {
-            return Err(
-                ApiError::invalid("workspaces: every id must be an existing workspace").into(),
-            );
+            return Err(ApiError::invalid("workspaces: every id must be an existing workspace").into());
         }
     }
-    let minted = token::generate(TokenKind::Org)
-        .map_err(|e| super::StoreError::Other(format!("OS RNG: {e}")))?;
+    let minted = token::generate(TokenKind::Org).map_err(|e| super::StoreError::Other(format!("OS RNG: {e}")))?;
     let seq = ctx.cred_seq()?;
     let id = new_id();
     ctx.execute(
         "INSERT INTO org_keys (id, token_hash, prefix, name, role, created_by, created_at, expires_at, seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![id, minted.hash, minted.prefix, new.name, new.role.as_str(), new.created_by, ctx.now, new.expires_at, seq],
+        params![
+            id,
+            minted.hash,
+            minted.prefix,
+            new.name,
+            new.role.as_str(),
+            new.created_by,
+            ctx.now,
+            new.expires_at,
+            seq
+        ],
     )?;
     for ws in &bindings {
         ctx.execute(
@@ -107,6 +116,7 @@ pub fn insert(ctx: &mut WriteCtx, new: NewKey) -> StoreResult<(KeyRow, String)> 
         expires_at: new.expires_at,
         last_used_at: None,
         token_hash: minted.hash,
+        rotated_to: None,
     };
     Ok((row, minted.plaintext))
 }
@@ -119,9 +129,7 @@ pub fn list_live(conn: &Connection, now: i64) -> StoreResult<Vec<KeyRow>> {
          ORDER BY k.created_at DESC, k.rowid DESC"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map([now], key_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = stmt.query_map([now], key_row)?.collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
@@ -133,26 +141,28 @@ pub fn find_live(conn: &Connection, id: &str, now: i64) -> StoreResult<Option<Ke
     Ok(conn.query_row(&sql, params![id, now], key_row).optional()?)
 }
 
-/// Live keys whose id equals `needle` or whose display prefix starts with
-/// it (for the CLI's break-glass revoke).
-pub fn find_live_by_id_or_prefix(
-    conn: &Connection,
-    needle: &str,
-    now: i64,
-) -> StoreResult<Vec<KeyRow>> {
+/// Live keys with exactly this display prefix (for the CLI's break-glass
+/// revoke). Prefixes are not unique, so this may find several.
+pub fn find_live_by_prefix(conn: &Connection, prefix: &str, now: i64) -> StoreResult<Vec<KeyRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM org_keys k
-         WHERE (k.id = ?1 OR substr(k.prefix, 1, length(?1)) = ?1)
-           AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?2)
+         WHERE k.prefix = ?1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?2)
          ORDER BY k.created_at DESC"
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt
-        .query_map(params![needle, now], key_row)?
+        .query_map(params![prefix, now], key_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
+pub fn find_live_by_hash(conn: &Connection, hash: &[u8; 32], now: i64) -> StoreResult<Option<KeyRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM org_keys k
+         WHERE k.token_hash = ?1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?2)"
+    );
+    Ok(conn.query_row(&sql, params![hash, now], key_row).optional()?)
+}
 /// Revokes a live key. False when it is unknown, revoked or expired.
 pub fn revoke(ctx: &mut WriteCtx, id: &str) -> StoreResult<bool> {
     let seq = ctx.cred_seq()?;

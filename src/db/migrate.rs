@@ -22,15 +22,15 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         if version == SCHEMA_VERSION {
             return Ok(());
         }
-        if version > SCHEMA_VERSION {
+        if !(0..=SCHEMA_VERSION).contains(&version) {
             return Err(StoreError::Other(format!(
-                "the database is at schema version {version}, newer than this binary's \
-                 {SCHEMA_VERSION}; refusing to open it with an older binary"
+                "the database is at schema version {version}, not one this binary knows \
+                 (1..={SCHEMA_VERSION}); refusing to open it (is it newer than this binary?)"
             )));
         }
         let (sql, next) = match version {
             0 => (SCHEMA, SCHEMA_VERSION),
-            v => (MIGRATIONS[usize::try_from(v - 1).unwrap_or(0)], v + 1),
+            v => (MIGRATIONS[(v - 1) as usize], v + 1),
         };
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", next)?;
@@ -47,9 +47,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
-        let v: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, SCHEMA_VERSION);
         for table in [
             "meta",
@@ -59,19 +57,18 @@ mod tests {
             "workspace_tokens",
             "audit_log",
         ] {
-            conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .unwrap();
+            conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
+                .unwrap();
         }
     }
 
     #[test]
     fn a_newer_database_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-            .unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
         let err = migrate(&mut conn).unwrap_err().to_string();
         assert!(err.contains("newer than this binary"), "{err}");
+        conn.pragma_update(None, "user_version", -3).unwrap();
+        assert!(migrate(&mut conn).is_err());
     }
 }

@@ -71,11 +71,11 @@ impl WriteCtx<'_> {
         if let Some(s) = self.seq {
             return Ok(s);
         }
-        let s = self.tx.query_row(
-            "UPDATE meta SET v = v + 1 WHERE k = 'cred_seq' RETURNING v",
-            [],
-            |r| r.get(0),
-        )?;
+        let s = self
+            .tx
+            .query_row("UPDATE meta SET v = v + 1 WHERE k = 'cred_seq' RETURNING v", [], |r| {
+                r.get(0)
+            })?;
         self.seq = Some(s);
         Ok(s)
     }
@@ -113,9 +113,7 @@ impl Db {
         let path = data_dir.join(DB_FILE);
         let mut writer = Connection::open(&path)?;
         writer.busy_timeout(BUSY_TIMEOUT)?;
-        writer.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )?;
+        writer.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
         writer.set_prepared_statement_cache_capacity(64);
         migrate::migrate(&mut writer)?;
         let probe_conn = open_reader(&path)?;
@@ -153,11 +151,7 @@ impl Db {
     /// a credential, the in-memory map is brought up to date before the
     /// writer lock is released, so the caller's response can only be sent
     /// once the change is visible to every later request.
-    pub fn write<T>(
-        &self,
-        now: i64,
-        f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>,
-    ) -> StoreResult<T> {
+    pub fn write<T>(&self, now: i64, f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = lock(&self.writer);
         let (out, changed_creds) = {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -175,29 +169,23 @@ impl Db {
 
     /// Loads every live credential into memory. Called once by `serve`.
     pub fn load_creds(&self) -> StoreResult<()> {
-        let conn = lock(&self.writer);
-        self.creds.sync(&conn)
+        let probe = lock(&self.probe);
+        self.creds.sync(&probe.conn)
     }
 
     /// Makes sure the credential map reflects every committed change,
     /// including those made by another process (the CLI on the box).
     /// `PRAGMA data_version` changes when any other connection has
-    /// committed; only then is the sequence counter read, and only when it
-    /// moved past what the map has seen is the writer asked to reload.
+    /// committed; only then is a snapshot of the changed credentials read.
+    /// The probe is a read-only WAL connection, so this never waits on a
+    /// writer, ours or another process's.
     pub fn ensure_fresh(&self) -> StoreResult<()> {
         let mut probe = lock(&self.probe);
         let dv = data_version(&probe.conn)?;
         if dv == probe.data_version {
             return Ok(());
         }
-        let seq: i64 =
-            probe
-                .conn
-                .query_row("SELECT v FROM meta WHERE k = 'cred_seq'", [], |r| r.get(0))?;
-        if seq > self.creds.seen_seq() {
-            let conn = lock(&self.writer);
-            self.creds.sync(&conn)?;
-        }
+        self.creds.sync(&probe.conn)?;
         probe.data_version = dv;
         Ok(())
     }
@@ -206,9 +194,7 @@ impl Db {
 fn open_reader(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(64);

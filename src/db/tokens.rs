@@ -1,9 +1,9 @@
 //! Workspace tokens: the narrower credential an agent inside a workspace
 //! uses to call home.
 
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{placeholders, StoreResult, WriteCtx};
+use super::{StoreResult, WriteCtx};
 use crate::creds::{CredChange, CredKind, Credential};
 use crate::error::ApiError;
 use crate::model::new_id;
@@ -18,6 +18,7 @@ pub struct TokenRow {
     pub prefix: String,
     pub created_by: String,
     pub created_at: i64,
+    pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub token_hash: [u8; 32],
 }
@@ -29,8 +30,9 @@ fn token_row(r: &Row) -> rusqlite::Result<TokenRow> {
         prefix: r.get(2)?,
         created_by: r.get(3)?,
         created_at: r.get(4)?,
-        last_used_at: r.get(5)?,
-        token_hash: r.get(6)?,
+        expires_at: r.get(5)?,
+        last_used_at: r.get(6)?,
+        token_hash: r.get(7)?,
     })
 }
 
@@ -39,10 +41,12 @@ pub fn insert(
     ctx: &mut WriteCtx,
     workspace_id: &str,
     created_by: &str,
+    expires_at: Option<i64>,
 ) -> StoreResult<(TokenRow, String)> {
     let live: i64 = ctx.query_row(
-        "SELECT count(*) FROM workspace_tokens WHERE workspace_id = ?1 AND revoked_at IS NULL",
-        [workspace_id],
+        "SELECT count(*) FROM workspace_tokens WHERE workspace_id = ?1 AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > ?2)",
+        params![workspace_id, ctx.now],
         |r| r.get(0),
     )?;
     if live >= MAX_LIVE_PER_WORKSPACE {
@@ -53,8 +57,7 @@ pub fn insert(
         )
         .into());
     }
-    let minted = token::generate(TokenKind::Workspace)
-        .map_err(|e| super::StoreError::Other(format!("OS RNG: {e}")))?;
+    let minted = token::generate(TokenKind::Workspace).map_err(|e| super::StoreError::Other(format!("OS RNG: {e}")))?;
     let seq = ctx.cred_seq()?;
     let row = TokenRow {
         id: new_id(),
@@ -62,27 +65,52 @@ pub fn insert(
         prefix: minted.prefix,
         created_by: created_by.to_string(),
         created_at: ctx.now,
+        expires_at,
         last_used_at: None,
         token_hash: minted.hash,
     };
     ctx.execute(
-        "INSERT INTO workspace_tokens (id, workspace_id, token_hash, prefix, created_by, created_at, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![row.id, row.workspace_id, row.token_hash, row.prefix, row.created_by, row.created_at, seq],
+        "INSERT INTO workspace_tokens (id, workspace_id, token_hash, prefix, created_by, created_at, expires_at, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            row.id,
+            row.workspace_id,
+            row.token_hash,
+            row.prefix,
+            row.created_by,
+            row.created_at,
+            row.expires_at,
+            seq
+        ],
     )?;
     Ok((row, minted.plaintext))
 }
 
-pub fn list_live(conn: &Connection, workspace_id: &str) -> StoreResult<Vec<TokenRow>> {
+pub fn list_live(conn: &Connection, workspace_id: &str, now: i64) -> StoreResult<Vec<TokenRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, workspace_id, prefix, created_by, created_at, last_used_at, token_hash
+        "SELECT id, workspace_id, prefix, created_by, created_at, expires_at, last_used_at, token_hash
          FROM workspace_tokens WHERE workspace_id = ?1 AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > ?2)
          ORDER BY created_at DESC, rowid DESC",
     )?;
     let rows = stmt
-        .query_map([workspace_id], token_row)?
+        .query_map(params![workspace_id, now], token_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+/// Whether a workspace token is live right now, read inside the caller's
+/// transaction (not from the in-memory map).
+pub fn is_live(conn: &Connection, id: &str, now: i64) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM workspace_tokens t JOIN workspaces w ON w.id = t.workspace_id
+             WHERE t.id = ?1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?2)
+               AND w.deleted_at IS NULL",
+        )?
+        .query_row(params![id, now], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 /// Revokes one live token of one workspace. False when there is none.
@@ -96,30 +124,28 @@ pub fn revoke(ctx: &mut WriteCtx, workspace_id: &str, token_id: &str) -> StoreRe
     Ok(n == 1)
 }
 
-/// Revokes every live token of the given workspaces; returns how many.
-pub fn revoke_all(ctx: &mut WriteCtx, workspace_ids: &[String]) -> StoreResult<usize> {
-    if workspace_ids.is_empty() {
-        return Ok(0);
-    }
+/// Revokes every live token of a workspace and all its live descendants,
+/// in SQL (no bound-variable list, so any tree size works); returns how many.
+pub fn revoke_subtree(ctx: &mut WriteCtx, root: &str) -> StoreResult<usize> {
     let seq = ctx.cred_seq()?;
-    let sql = format!(
-        "UPDATE workspace_tokens SET revoked_at = ?, seq = ?
-         WHERE revoked_at IS NULL AND workspace_id IN ({})",
-        placeholders(workspace_ids.len())
-    );
-    let mut values: Vec<rusqlite::types::Value> = vec![ctx.now.into(), seq.into()];
-    values.extend(workspace_ids.iter().map(|id| id.clone().into()));
-    Ok(ctx.execute(&sql, rusqlite::params_from_iter(values))?)
+    Ok(ctx.execute(
+        "WITH RECURSIVE down(id) AS (
+            SELECT id FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
+            UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)
+         UPDATE workspace_tokens SET revoked_at = ?2, seq = ?3
+         WHERE revoked_at IS NULL AND workspace_id IN (SELECT id FROM down)",
+        params![root, ctx.now, seq],
+    )?)
 }
 
 pub fn changed_since(conn: &Connection, seen: i64) -> StoreResult<Vec<CredChange>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, workspace_id, prefix, last_used_at, token_hash, revoked_at
+        "SELECT id, workspace_id, prefix, expires_at, last_used_at, token_hash, revoked_at
          FROM workspace_tokens WHERE seq > ?1 AND (?1 >= 0 OR revoked_at IS NULL)",
     )?;
     let rows = stmt.query_map([seen], |r| {
-        let hash: [u8; 32] = r.get(4)?;
-        if r.get::<_, Option<i64>>(5)?.is_some() {
+        let hash: [u8; 32] = r.get(5)?;
+        if r.get::<_, Option<i64>>(6)?.is_some() {
             return Ok(CredChange::Gone(hash));
         }
         let kind = CredKind::Workspace {
@@ -127,7 +153,7 @@ pub fn changed_since(conn: &Connection, seen: i64) -> StoreResult<Vec<CredChange
         };
         Ok(CredChange::Live(
             hash,
-            Credential::new(r.get(0)?, r.get(2)?, kind, None, r.get(3)?),
+            Credential::new(r.get(0)?, r.get(2)?, kind, r.get(3)?, r.get(4)?),
         ))
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)

@@ -23,6 +23,9 @@ pub struct WorkspaceRow {
     pub idle_since: Option<i64>,
 }
 
+/// How deep the tree may grow. Bounds every ancestor walk.
+pub const MAX_DEPTH: i64 = 64;
+
 pub struct NewWorkspace {
     pub name: String,
     pub role: Option<String>,
@@ -67,6 +70,9 @@ pub fn insert(ctx: &mut WriteCtx, new: NewWorkspace) -> StoreResult<WorkspaceRow
         if get(ctx, parent)?.is_none() {
             return Err(ApiError::invalid("parent_id: no such workspace").into());
         }
+        if ancestors(ctx, parent)?.len() as i64 >= MAX_DEPTH {
+            return Err(ApiError::invalid(format!("parent_id: workspaces nest at most {MAX_DEPTH} deep")).into());
+        }
     }
     let row = WorkspaceRow {
         id: new_id(),
@@ -101,10 +107,7 @@ pub fn insert(ctx: &mut WriteCtx, new: NewWorkspace) -> StoreResult<WorkspaceRow
 
 pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<WorkspaceRow>> {
     let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE id = ?1 AND deleted_at IS NULL");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([id], ws_row)
-        .optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([id], ws_row).optional()?)
 }
 
 /// Live workspaces in creation order; with `roots`, only those roots and
@@ -112,9 +115,7 @@ pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<WorkspaceRow>> {
 pub fn list(conn: &Connection, roots: Option<&[String]>) -> StoreResult<Vec<WorkspaceRow>> {
     let rows = match roots {
         None => {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM workspaces WHERE deleted_at IS NULL ORDER BY created_at, id"
-            );
+            let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE deleted_at IS NULL ORDER BY created_at, id");
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map([], ws_row)?.collect::<Result<Vec<_>, _>>()?;
             rows
@@ -139,17 +140,22 @@ pub fn list(conn: &Connection, roots: Option<&[String]>) -> StoreResult<Vec<Work
     Ok(rows)
 }
 
-/// The live direct children, as (id, name).
-pub fn children(conn: &Connection, id: &str) -> StoreResult<Vec<(String, String)>> {
+/// The live direct children, as (id, name), at most `limit` of them, and
+/// how many there are in all.
+pub fn children(conn: &Connection, id: &str, limit: i64) -> StoreResult<(Vec<(String, String)>, i64)> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, name FROM workspaces WHERE parent_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id",
+        "SELECT id, name FROM workspaces WHERE parent_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id LIMIT ?2",
     )?;
     let rows = stmt
-        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![id, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    let total = conn.query_row(
+        "SELECT count(*) FROM workspaces WHERE parent_id = ?1 AND deleted_at IS NULL",
+        [id],
+        |r| r.get(0),
+    )?;
+    Ok((rows, total))
 }
-
 /// The workspace and all its live descendants. `UNION` (not `UNION ALL`)
 /// makes the walk terminate even on a corrupt, cyclic tree.
 pub fn subtree(conn: &Connection, id: &str) -> StoreResult<Vec<String>> {
@@ -159,34 +165,32 @@ pub fn subtree(conn: &Connection, id: &str) -> StoreResult<Vec<String>> {
             UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)
          SELECT id FROM down",
     )?;
-    let ids = stmt
-        .query_map([id], |r| r.get(0))?
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids = stmt.query_map([id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
     Ok(ids)
 }
 
-/// The workspace and its ancestors, nearest first.
+/// The workspace and its live ancestors, nearest first.
 pub fn ancestors(conn: &Connection, id: &str) -> StoreResult<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "WITH RECURSIVE up(id, parent_id, depth) AS (
             SELECT id, parent_id, 0 FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
             UNION SELECT w.id, w.parent_id, up.depth + 1 FROM workspaces w JOIN up ON w.id = up.parent_id
-                  WHERE up.depth < 10000)
+                  WHERE w.deleted_at IS NULL AND up.depth < ?2)
          SELECT id FROM up ORDER BY depth",
     )?;
     let ids = stmt
-        .query_map([id], |r| r.get(0))?
+        .query_map(params![id, MAX_DEPTH], |r| r.get(0))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ids)
 }
-
 /// Whether a live workspace lies in the subtree of any of `roots`.
 pub fn within(conn: &Connection, id: &str, roots: &[String]) -> StoreResult<bool> {
     Ok(ancestors(conn, id)?.iter().any(|a| roots.contains(a)))
 }
 
-pub fn update(ctx: &mut WriteCtx, id: &str, patch: WorkspacePatch) -> StoreResult<WorkspaceRow> {
-    let mut row = get(ctx, id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+/// Applies a patch; returns the rows before and after it.
+pub fn update(ctx: &mut WriteCtx, id: &str, patch: WorkspacePatch) -> StoreResult<(WorkspaceRow, WorkspaceRow)> {
+    let before = get(ctx, id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
     if let Some(Some(parent)) = &patch.parent_id {
         if get(ctx, parent)?.is_none() {
             return Err(ApiError::invalid("parent_id: no such workspace").into());
@@ -198,7 +202,11 @@ pub fn update(ctx: &mut WriteCtx, id: &str, patch: WorkspacePatch) -> StoreResul
             )
             .into());
         }
+        if ancestors(ctx, parent)?.len() as i64 + height(ctx, id)? > MAX_DEPTH {
+            return Err(ApiError::invalid(format!("parent_id: workspaces nest at most {MAX_DEPTH} deep")).into());
+        }
     }
+    let mut row = before.clone();
     if let Some(v) = patch.name {
         row.name = v;
     }
@@ -218,43 +226,77 @@ pub fn update(ctx: &mut WriteCtx, id: &str, patch: WorkspacePatch) -> StoreResul
     ctx.execute(
         "UPDATE workspaces SET name = ?2, role = ?3, tier = ?4, runtime = ?5, parent_id = ?6, updated_at = ?7
          WHERE id = ?1",
-        params![id, row.name, row.role, row.tier, row.runtime, row.parent_id, row.updated_at],
+        params![
+            id,
+            row.name,
+            row.role,
+            row.tier,
+            row.runtime,
+            row.parent_id,
+            row.updated_at
+        ],
     )?;
-    Ok(row)
+    Ok((before, row))
 }
 
-pub fn mark_deleted(ctx: &mut WriteCtx, ids: &[String]) -> StoreResult<()> {
-    let mut stmt = ctx.prepare_cached(
-        "UPDATE workspaces SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+/// Levels in the subtree under a workspace, itself included.
+fn height(conn: &Connection, id: &str) -> StoreResult<i64> {
+    Ok(conn.query_row(
+        "WITH RECURSIVE down(id, depth) AS (
+            SELECT id, 1 FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
+            UNION SELECT w.id, down.depth + 1 FROM workspaces w JOIN down ON w.parent_id = down.id
+                  WHERE w.deleted_at IS NULL AND down.depth <= ?2)
+         SELECT coalesce(max(depth), 0) FROM down",
+        params![id, MAX_DEPTH],
+        |r| r.get(0),
+    )?)
+}
+/// Marks a workspace and all its live descendants removed, in SQL (no
+/// bound-variable list, so any tree size works). Returns their ids.
+pub fn mark_subtree_deleted(ctx: &mut WriteCtx, root: &str) -> StoreResult<Vec<String>> {
+    let ids = subtree(ctx, root)?;
+    ctx.execute(
+        "WITH RECURSIVE down(id) AS (
+            SELECT id FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
+            UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)
+         UPDATE workspaces SET deleted_at = ?2 WHERE id IN (SELECT id FROM down)",
+        params![root, ctx.now],
     )?;
-    for id in ids {
-        stmt.execute(params![id, ctx.now])?;
-    }
-    Ok(())
+    Ok(ids)
 }
 
+/// Records a heartbeat. `offline_before` is the time before which a last
+/// heartbeat means the workspace had gone offline.
 pub fn heartbeat(
     ctx: &mut WriteCtx,
     id: &str,
     active_tasks: i64,
     current_task: Option<&str>,
+    offline_before: i64,
 ) -> StoreResult<WorkspaceRow> {
-    // idle_since marks the start of the current run of task-free
-    // heartbeats, so `idle` can be derived at read time.
+    // idle_since marks the start of the current unbroken run of task-free
+    // heartbeats (an offline gap breaks it), so `idle` is derived at read
+    // time and never stale.
     ctx.execute(
-        "UPDATE workspaces SET last_heartbeat_at = ?2, active_tasks = ?3, current_task = ?4,
-             idle_since = CASE WHEN ?3 > 0 THEN NULL ELSE coalesce(idle_since, ?2) END
+        "UPDATE workspaces SET
+             idle_since = CASE
+                 WHEN ?3 > 0 THEN NULL
+                 WHEN last_heartbeat_at IS NULL OR last_heartbeat_at < ?5 THEN ?2
+                 ELSE coalesce(idle_since, ?2) END,
+             last_heartbeat_at = ?2, active_tasks = ?3, current_task = ?4
          WHERE id = ?1 AND deleted_at IS NULL",
-        params![id, ctx.now, active_tasks, current_task],
+        params![id, ctx.now, active_tasks, current_task, offline_before],
     )?;
     get(ctx, id)?.ok_or_else(|| ApiError::not_found("workspace").into())
 }
 
-/// Returns the row after the change, or None when the workspace is unknown.
-pub fn set_paused(ctx: &mut WriteCtx, id: &str, paused: bool) -> StoreResult<Option<WorkspaceRow>> {
-    ctx.execute(
-        "UPDATE workspaces SET paused = ?2, updated_at = ?3 WHERE id = ?1 AND deleted_at IS NULL",
+/// Pauses or resumes. Returns the row and whether anything changed, or
+/// None when the workspace is unknown. Resuming restarts the idle clock.
+pub fn set_paused(ctx: &mut WriteCtx, id: &str, paused: bool) -> StoreResult<Option<(WorkspaceRow, bool)>> {
+    let changed = ctx.execute(
+        "UPDATE workspaces SET paused = ?2, updated_at = ?3, idle_since = NULL
+         WHERE id = ?1 AND deleted_at IS NULL AND paused != ?2",
         params![id, paused, ctx.now],
     )?;
-    get(ctx, id)
+    Ok(get(ctx, id)?.map(|row| (row, changed == 1)))
 }

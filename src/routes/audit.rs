@@ -24,29 +24,19 @@ struct AuditQuery {
     before: Option<i64>,
 }
 
-async fn list_audit(
-    state: web::Data<AppState>,
-    who: Principal,
-    q: web::Query<AuditQuery>,
-) -> ApiResult<HttpResponse> {
+async fn list_audit(state: web::Data<AppState>, who: Principal, q: web::Query<AuditQuery>) -> ApiResult<HttpResponse> {
     // Admin and read-only keys; the trail is org-wide, so bound keys and
     // workspace-write keys (which only manage workspaces) are refused.
     let role = who.org_wide(Role::ReadOnly)?;
     if role == Role::WorkspaceWrite {
-        return Err(ApiError::forbidden(
-            "the audit trail is for admin and read-only keys",
-        ));
+        return Err(ApiError::forbidden("the audit trail is for admin and read-only keys"));
     }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        )));
+        return Err(ApiError::invalid(format!("limit must be between 1 and {MAX_LIMIT}")));
     }
     let before = q.before;
-    let rows = state
-        .read(move |conn| audit::list(conn, limit, before))
-        .await?;
+    let rows = state.read(move |conn| audit::list(conn, limit, before)).await?;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id))
         .flatten();

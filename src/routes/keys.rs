@@ -19,6 +19,7 @@ const MAX_NAME_CHARS: usize = 100;
 /// Keys may live at most ten years; a longer horizon is almost surely a typo.
 pub const MAX_LIFETIME_MS: i64 = 10 * 366 * 24 * 3600 * 1000;
 const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
+const MAX_BINDINGS: usize = 100;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/org/tokens").get(list_keys).post(mint_key))
@@ -68,27 +69,18 @@ struct MintKeyRequest {
 }
 
 /// Turns `expires_in` (seconds) or `expires_at` (RFC 3339) into a time.
-pub fn expiry(
-    now: i64,
-    expires_in: Option<i64>,
-    expires_at: Option<&str>,
-) -> Result<Option<i64>, ApiError> {
+pub fn expiry(now: i64, expires_in: Option<i64>, expires_at: Option<&str>) -> Result<Option<i64>, ApiError> {
     let at = match (expires_in, expires_at) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid("give expires_in or expires_at, not both"))
-        }
+        (Some(_), Some(_)) => return Err(ApiError::invalid("give expires_in or expires_at, not both")),
         (None, None) => return Ok(None),
         (Some(secs), None) => {
             if secs <= 0 {
-                return Err(ApiError::invalid(
-                    "expires_in must be a positive number of seconds",
-                ));
+                return Err(ApiError::invalid("expires_in must be a positive number of seconds"));
             }
             now.saturating_add(secs.saturating_mul(1000))
         }
-        (None, Some(s)) => parse_rfc3339(s).ok_or_else(|| {
-            ApiError::invalid("expires_at must be an RFC 3339 time, e.g. 2030-01-31T00:00:00Z")
-        })?,
+        (None, Some(s)) => parse_rfc3339(s)
+            .ok_or_else(|| ApiError::invalid("expires_at must be an RFC 3339 time, e.g. 2030-01-31T00:00:00Z"))?,
     };
     if at <= now {
         return Err(ApiError::invalid("the expiry must be in the future"));
@@ -103,13 +95,15 @@ fn check_mint_request(req: &MintKeyRequest, now: i64) -> ApiResult<NewKey> {
     check_name("name", &req.name, MAX_NAME_CHARS).map_err(ApiError::invalid)?;
     let role = match &req.role {
         None => Role::Admin,
-        Some(r) => Role::parse(r)
-            .ok_or_else(|| ApiError::invalid(format!("role must be one of {ROLE_NAMES}")))?,
+        Some(r) => Role::parse(r).ok_or_else(|| ApiError::invalid(format!("role must be one of {ROLE_NAMES}")))?,
     };
-    if let Some(bad) = req.workspaces.iter().find(|w| !is_uuid(w)) {
+    if req.workspaces.len() > MAX_BINDINGS {
         return Err(ApiError::invalid(format!(
-            "workspaces: {bad:?} is not a workspace id"
+            "workspaces: a key may be bound to at most {MAX_BINDINGS}"
         )));
+    }
+    if let Some(bad) = req.workspaces.iter().find(|w| !is_uuid(w)) {
+        return Err(ApiError::invalid(format!("workspaces: {bad:?} is not a workspace id")));
     }
     Ok(NewKey {
         name: req.name.clone(),
@@ -120,38 +114,37 @@ fn check_mint_request(req: &MintKeyRequest, now: i64) -> ApiResult<NewKey> {
     })
 }
 
-/// Refuses a key broader than its minter: a higher role, a workspace
-/// outside the minter's bindings (or no binding when the minter is bound),
-/// or a later expiry (which is inherited when none is asked for).
-fn narrow_to_minter(
-    who: &Principal,
-    conn: &rusqlite::Connection,
-    new: &mut NewKey,
-) -> StoreResult<()> {
-    let (role, _) = who.org_role(Role::Admin)?;
-    if new.role > role {
-        return Err(
-            ApiError::forbidden("a key cannot mint a key with a higher role than its own").into(),
-        );
+/// The expiry for a credential the caller mints: what was asked for, or
+/// the caller's own expiry when nothing was; refused when it would outlive
+/// the caller. The caller's expiry is read inside the transaction, so a
+/// rotation that just shortened it counts.
+pub fn cap_expiry(ctx: &WriteCtx, who: &Principal, asked: Option<i64>) -> StoreResult<Option<i64>> {
+    let limit = match who.cred.kind {
+        CredKind::Org { .. } => keys::find_live(ctx, &who.cred.id, ctx.now)?.and_then(|k| k.expires_at),
+        CredKind::Workspace { .. } => who.cred.expires_at,
+    };
+    match (limit, asked) {
+        (None, asked) => Ok(asked),
+        (Some(limit), None) => Ok(Some(limit)),
+        (Some(limit), Some(at)) if at <= limit => Ok(Some(at)),
+        (Some(_), Some(_)) => Err(ApiError::forbidden("a key cannot mint a credential that outlives it").into()),
     }
-    if !who.covers(conn, &new.workspaces)? {
-        return Err(ApiError::forbidden(
-            "a key bound to workspaces can only mint keys bound within them",
-        )
-        .into());
-    }
-    if let Some(limit) = who.cred.expires_at {
-        match new.expires_at {
-            None => new.expires_at = Some(limit),
-            Some(at) if at > limit => {
-                return Err(ApiError::forbidden("a key cannot mint a key that outlives it").into());
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
 }
 
+/// Refuses a key broader than its minter: a higher role, a workspace
+/// outside the minter's bindings (or no binding when the minter is bound),
+/// or a later expiry (the minter's is inherited when none is asked for).
+fn narrow_to_minter(who: &Principal, ctx: &WriteCtx, new: &mut NewKey) -> StoreResult<()> {
+    let (role, _) = who.org_role(Role::Admin)?;
+    if new.role > role {
+        return Err(ApiError::forbidden("a key cannot mint a key with a higher role than its own").into());
+    }
+    if !who.covers(ctx, &new.workspaces)? {
+        return Err(ApiError::forbidden("a key bound to workspaces can only mint keys bound within them").into());
+    }
+    new.expires_at = cap_expiry(ctx, who, new.expires_at)?;
+    Ok(())
+}
 /// Whether the caller may see and manage `key`: unbound admins see every
 /// key; bound admins see the keys bound within their own bindings.
 fn manages(who: &Principal, conn: &rusqlite::Connection, key: &KeyRow) -> StoreResult<bool> {
@@ -205,18 +198,16 @@ async fn mint_key(
 ) -> ApiResult<HttpResponse> {
     who.org_role(Role::Admin)?;
     let mut new = check_mint_request(&body, state.now())?;
-    let actor = who.actor();
-    new.created_by = actor.name.clone();
     let (row, token) = state
-        .write(move |ctx| {
-            narrow_to_minter(&who, ctx, &mut new)?;
-            mint_in(ctx, &actor, new, "org_key.mint", json!({}))
+        .write(who, move |ctx, who| {
+            narrow_to_minter(who, ctx, &mut new)?;
+            new.created_by = who.actor().name;
+            mint_in(ctx, &who.actor(), new, "org_key.mint", json!({}))
         })
         .await?;
     tracing::info!(prefix = %row.prefix, role = row.role.as_str(), "org key minted");
     Ok(HttpResponse::Created().json(minted_json(&row, token)))
 }
-
 fn key_id(raw: &str) -> ApiResult<String> {
     // Ids are UUIDs; anything else cannot name a key.
     if is_uuid(raw) {
@@ -226,38 +217,27 @@ fn key_id(raw: &str) -> ApiResult<String> {
     }
 }
 
-async fn revoke_key(
-    state: web::Data<AppState>,
-    who: Principal,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn revoke_key(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = key_id(&path)?;
-    let actor = who.actor();
-    let own = who.cred.id == id;
-    if !own {
+    // Any key may revoke itself; revoking another takes an admin key.
+    if who.cred.id != id {
         who.org_role(Role::Admin)?;
     }
     let revoked = id.clone();
     state
-        .write(move |ctx| {
-            let key =
-                keys::find_live(ctx, &id, ctx.now)?.ok_or_else(|| ApiError::not_found("key"))?;
-            if !manages(&who, ctx, &key)? {
+        .write(who, move |ctx, who| {
+            let key = keys::find_live(ctx, &id, ctx.now)?.ok_or_else(|| ApiError::not_found("key"))?;
+            if !manages(who, ctx, &key)? {
                 return Err(ApiError::not_found("key").into());
             }
             keys::revoke(ctx, &id)?;
-            audit::append(
-                ctx,
-                &actor,
-                "org_key.revoke",
-                Some(&id),
-                json!({"prefix": key.prefix, "name": key.name}),
-            )
+            let detail = json!({"prefix": key.prefix, "name": key.name});
+            audit::append(ctx, &who.actor(), "org_key.revoke", Some(&id), detail)
         })
         .await?;
+    tracing::info!(key = %revoked, "org key revoked");
     Ok(HttpResponse::Ok().json(json!({ "revoked": revoked })))
 }
-
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RotateRequest {
@@ -279,14 +259,20 @@ async fn rotate_key(
             "grace_seconds must be between 0 and {MAX_GRACE_SECONDS}"
         )));
     }
-    let actor = who.actor();
     let (row, token, old_until) = state
-        .write(move |ctx| {
-            let old =
-                keys::find_live(ctx, &id, ctx.now)?.ok_or_else(|| ApiError::not_found("key"))?;
-            if !manages(&who, ctx, &old)? {
+        .write(who, move |ctx, who| {
+            let old = keys::find_live(ctx, &id, ctx.now)?.ok_or_else(|| ApiError::not_found("key"))?;
+            if !manages(who, ctx, &old)? {
                 return Err(ApiError::not_found("key").into());
             }
+            if let Some(successor) = &old.rotated_to {
+                return Err(ApiError::conflict(
+                    "already_rotated",
+                    format!("this key was already rotated (to {successor}) and is in its grace period"),
+                )
+                .into());
+            }
+            let actor = who.actor();
             let mut new = NewKey {
                 name: old.name.clone(),
                 role: old.role,
@@ -294,17 +280,11 @@ async fn rotate_key(
                 expires_at: old.expires_at,
                 created_by: actor.name.clone(),
             };
-            narrow_to_minter(&who, ctx, &mut new)?;
-            let until = old
-                .expires_at
-                .map_or(ctx.now + grace * 1000, |e| e.min(ctx.now + grace * 1000));
-            let (row, token) = mint_in(
-                ctx,
-                &actor,
-                new,
-                "org_key.rotate",
-                json!({"rotated_from": old.id}),
-            )?;
+            narrow_to_minter(who, ctx, &mut new)?;
+            let grace_end = ctx.now.saturating_add(grace * 1000);
+            let until = old.expires_at.map_or(grace_end, |e| e.min(grace_end));
+            let extra = json!({"rotated_from": old.id, "old_key_expires_at": rfc3339(until)});
+            let (row, token) = mint_in(ctx, &actor, new, "org_key.rotate", extra)?;
             keys::retire(ctx, &old.id, until, &row.id)?;
             Ok((row, token, until))
         })
@@ -314,7 +294,6 @@ async fn rotate_key(
     body["old_key_expires_at"] = json!(rfc3339(old_until));
     Ok(HttpResponse::Created().json(body))
 }
-
 async fn whoami(who: Principal) -> HttpResponse {
     let c = &who.cred;
     let body = match &c.kind {

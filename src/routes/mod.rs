@@ -39,11 +39,7 @@ async fn control_plane() -> Result<HttpResponse, ApiError> {
 }
 
 pub async fn no_route() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "no such route",
-    ))
+    Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route"))
 }
 
 pub fn json_config(limit: usize) -> web::JsonConfig {
@@ -51,8 +47,7 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
         .limit(limit)
         .error_handler(move |err, _req: &HttpRequest| {
             let e = match &err {
-                JsonPayloadError::OverflowKnownLength { .. }
-                | JsonPayloadError::Overflow { .. } => ApiError::new(
+                JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
                     format!("the body exceeds the {limit}-byte limit"),
@@ -62,11 +57,9 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                     "unsupported_media_type",
                     "send the body as JSON with Content-Type: application/json",
                 ),
-                JsonPayloadError::Deserialize(d) => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_json",
-                    format!("invalid body: {d}"),
-                ),
+                JsonPayloadError::Deserialize(d) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("invalid body: {d}"))
+                }
                 _ => ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_json",
@@ -90,12 +83,7 @@ pub fn query_config() -> web::QueryConfig {
 
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err: PathError, _req| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("invalid path: {err}"),
-        )
-        .into()
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("invalid path: {err}")).into()
     })
 }
 
@@ -157,13 +145,7 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Option
             }
             serde_json::from_slice(&bytes)
                 .map(|v| OptionalJson(Some(v)))
-                .map_err(|e| {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_json",
-                        format!("invalid body: {e}"),
-                    )
-                })
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("invalid body: {e}")))
         })
     }
 }

@@ -10,6 +10,7 @@ use crate::db::workspaces::{self as ws, NewWorkspace, WorkspacePatch, WorkspaceR
 use crate::db::{tokens, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{check_name, is_uuid, opt_rfc3339, rfc3339, Role};
+use crate::routes::keys::cap_expiry;
 use crate::routes::OptionalJson;
 use crate::state::{AppState, Settings};
 
@@ -18,23 +19,21 @@ const MAX_ROLE: usize = 1000;
 const MAX_RUNTIME: usize = 100;
 const MAX_TASK: usize = 1000;
 const DEFAULT_TIER: i64 = 2;
+/// How many children a 409 or an audit entry names; the count is always whole.
+const MAX_LISTED_CHILDREN: i64 = 100;
 const DEFAULT_RUNTIME: &str = "langgraph";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/workspaces")
-            .get(list_workspaces)
-            .post(create_workspace),
-    )
-    .service(
-        web::resource("/workspaces/{id}")
-            .get(get_workspace)
-            .patch(patch_workspace)
-            .delete(delete_workspace),
-    )
-    .service(web::resource("/workspaces/{id}/heartbeat").post(heartbeat))
-    .service(web::resource("/workspaces/{id}/pause").post(pause))
-    .service(web::resource("/workspaces/{id}/resume").post(resume));
+    cfg.service(web::resource("/workspaces").get(list_workspaces).post(create_workspace))
+        .service(
+            web::resource("/workspaces/{id}")
+                .get(get_workspace)
+                .patch(patch_workspace)
+                .delete(delete_workspace),
+        )
+        .service(web::resource("/workspaces/{id}/heartbeat").post(heartbeat))
+        .service(web::resource("/workspaces/{id}/pause").post(pause))
+        .service(web::resource("/workspaces/{id}/resume").post(resume));
 }
 
 /// Status and idleness are derived from stored facts at read time, so they
@@ -48,9 +47,7 @@ pub fn workspace_json(w: &WorkspaceRow, now: i64, s: &Settings) -> Value {
         Some(hb) if now - hb > offline_after => "offline",
         Some(_) => "online",
     };
-    let idle = status == "online"
-        && w.active_tasks == 0
-        && w.idle_since.is_some_and(|t| now - t >= idle_after);
+    let idle = status == "online" && w.active_tasks == 0 && w.idle_since.is_some_and(|t| now - t >= idle_after);
     json!({
         "id": w.id,
         "name": w.name,
@@ -107,14 +104,9 @@ struct CreateWorkspace {
 async fn list_workspaces(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpResponse> {
     let (_, bindings) = who.org_role(Role::ReadOnly)?;
     let roots = (!bindings.is_empty()).then(|| bindings.to_vec());
-    let rows = state
-        .read(move |conn| ws::list(conn, roots.as_deref()))
-        .await?;
+    let rows = state.read(move |conn| ws::list(conn, roots.as_deref())).await?;
     let now = state.now();
-    let body: Vec<Value> = rows
-        .iter()
-        .map(|w| workspace_json(w, now, &state.settings))
-        .collect();
+    let body: Vec<Value> = rows.iter().map(|w| workspace_json(w, now, &state.settings)).collect();
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -139,7 +131,6 @@ async fn create_workspace(
             "a key bound to workspaces cannot create root workspaces; give a parent_id",
         ));
     }
-    let actor = who.actor();
     let new = NewWorkspace {
         name: b.name,
         role: b.role,
@@ -148,19 +139,20 @@ async fn create_workspace(
         parent_id: b.parent_id,
     };
     let (row, token) = state
-        .write(move |ctx| {
+        .write(who, move |ctx, who| {
             if let Some(p) = &new.parent_id {
                 who.check_workspace(ctx, p, Need::Write)?;
             }
             let row = ws::insert(ctx, new)?;
-            let (tok, plaintext) = tokens::insert(ctx, &row.id, &actor.name)?;
-            audit::append(
-                ctx,
-                &actor,
-                "workspace.create",
-                Some(&row.id),
-                json!({"name": row.name, "parent_id": row.parent_id, "tier": row.tier, "runtime": row.runtime, "token_prefix": tok.prefix}),
-            )?;
+            // The workspace's token lives no longer than the key that made it.
+            let expires_at = cap_expiry(ctx, who, None)?;
+            let actor = who.actor();
+            let (tok, plaintext) = tokens::insert(ctx, &row.id, &actor.name, expires_at)?;
+            let detail = json!({
+                "name": row.name, "parent_id": row.parent_id, "tier": row.tier, "runtime": row.runtime,
+                "token_id": tok.id, "token_prefix": tok.prefix,
+            });
+            audit::append(ctx, &actor, "workspace.create", Some(&row.id), detail)?;
             Ok((row, plaintext))
         })
         .await?;
@@ -169,12 +161,7 @@ async fn create_workspace(
     body["warning"] = json!("copy this workspace token now; it will not be shown again");
     Ok(HttpResponse::Created().json(body))
 }
-
-async fn get_workspace(
-    state: web::Data<AppState>,
-    who: Principal,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn get_workspace(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = workspace_id(&path)?;
     let row = state
         .read(move |conn| {
@@ -191,9 +178,7 @@ fn nullable_text(obj: &Map<String, Value>, field: &str) -> ApiResult<Option<Opti
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
         Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
-        Some(_) => Err(ApiError::invalid(format!(
-            "{field} must be a string or null"
-        ))),
+        Some(_) => Err(ApiError::invalid(format!("{field} must be a string or null"))),
     }
 }
 
@@ -230,15 +215,13 @@ fn parse_patch(body: &Value) -> ApiResult<WorkspacePatch> {
         check_text("role", r, MAX_ROLE)?;
     }
     if let Some(t) = obj.get("tier") {
-        patch.tier =
-            Some(check_tier(t.as_i64().ok_or_else(|| {
-                ApiError::invalid("tier must be an integer")
-            })?)?);
+        patch.tier = Some(check_tier(
+            t.as_i64().ok_or_else(|| ApiError::invalid("tier must be an integer"))?,
+        )?);
     }
     patch.parent_id = nullable_text(obj, "parent_id")?;
     if let Some(Some(p)) = &patch.parent_id {
-        workspace_id(p)
-            .map_err(|_| ApiError::invalid("parent_id must be a workspace id or null"))?;
+        workspace_id(p).map_err(|_| ApiError::invalid("parent_id must be a workspace id or null"))?;
     }
     Ok(patch)
 }
@@ -250,40 +233,37 @@ async fn patch_workspace(
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let id = workspace_id(&path)?;
+    who.org_role(Role::WorkspaceWrite)?;
     let patch = parse_patch(&body)?;
     let changed: Vec<String> = body
         .as_object()
         .map(|o| o.keys().cloned().collect())
         .unwrap_or_default();
-    let actor = who.actor();
     let row = state
-        .write(move |ctx| {
+        .write(who, move |ctx, who| {
             who.check_workspace(ctx, &id, Need::Write)?;
             match &patch.parent_id {
                 Some(Some(p)) => who.check_workspace(ctx, p, Need::Write)?,
-                Some(None) if who.org_role(Role::WorkspaceWrite)?.1.is_empty() => {}
-                Some(None) => {
-                    return Err(ApiError::forbidden(
-                        "a key bound to workspaces cannot make a root workspace",
-                    )
-                    .into())
+                Some(None) if !who.org_role(Role::WorkspaceWrite)?.1.is_empty() => {
+                    return Err(ApiError::forbidden("a key bound to workspaces cannot make a root workspace").into());
                 }
-                None => {}
+                _ => {}
             }
-            let row = ws::update(ctx, &id, patch)?;
-            audit::append(
-                ctx,
-                &actor,
-                "workspace.update",
-                Some(&id),
-                json!({ "fields": changed }),
-            )?;
-            Ok(row)
+            if changed.is_empty() {
+                return ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace").into());
+            }
+            let (before, after) = ws::update(ctx, &id, patch)?;
+            let pick = |w: &WorkspaceRow| {
+                let all = json!({"name": w.name, "role": w.role, "tier": w.tier, "runtime": w.runtime, "parent_id": w.parent_id});
+                Value::Object(changed.iter().filter_map(|f| Some((f.clone(), all.get(f)?.clone()))).collect())
+            };
+            let detail = json!({ "fields": changed, "before": pick(&before), "after": pick(&after) });
+            audit::append(ctx, &who.actor(), "workspace.update", Some(&id), detail)?;
+            Ok(after)
         })
         .await?;
     Ok(HttpResponse::Ok().json(workspace_json(&row, state.now(), &state.settings)))
 }
-
 #[derive(Deserialize)]
 struct DeleteQuery {
     #[serde(default)]
@@ -298,23 +278,25 @@ async fn delete_workspace(
 ) -> ApiResult<HttpResponse> {
     let id = workspace_id(&path)?;
     let confirm = query.confirm;
-    let actor = who.actor();
     let removed = state
-        .write(move |ctx| {
+        .write(who, move |ctx, who| {
             who.check_workspace(ctx, &id, Need::Write)?;
             let row = ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
-            let children = ws::children(ctx, &id)?;
-            if !children.is_empty() && !confirm {
-                let list: Vec<Value> = children.iter().map(|(id, name)| json!({"id": id, "name": name})).collect();
+            let (children, total) = ws::children(ctx, &id, MAX_LISTED_CHILDREN)?;
+            if total > 0 && !confirm {
+                let list: Vec<Value> = children
+                    .iter()
+                    .map(|(id, name)| json!({"id": id, "name": name}))
+                    .collect();
                 return Err(ApiError::conflict(
                     "confirmation_required",
                     "this workspace has sub-workspaces; delete with ?confirm=true to remove them all",
                 )
-                .with("children_count", json!(list.len()))
+                .with("children_count", json!(total))
                 .with("children", json!(list))
                 .into());
             }
-            remove_subtree(ctx, &actor, &row)
+            remove_subtree(ctx, &who.actor(), &row)
         })
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "removed", "cascade_deleted": removed - 1 })))
@@ -322,24 +304,18 @@ async fn delete_workspace(
 
 /// Marks a workspace and its descendants removed and revokes every one of
 /// their tokens in the same transaction. Returns how many were removed.
-pub fn remove_subtree(
-    ctx: &mut WriteCtx,
-    actor: &audit::Actor,
-    root: &WorkspaceRow,
-) -> StoreResult<usize> {
-    let ids = ws::subtree(ctx, &root.id)?;
-    let revoked = tokens::revoke_all(ctx, &ids)?;
-    ws::mark_deleted(ctx, &ids)?;
-    audit::append(
-        ctx,
-        actor,
-        "workspace.delete",
-        Some(&root.id),
-        json!({"name": root.name, "removed": ids, "cascade_deleted": ids.len() - 1, "tokens_revoked": revoked}),
-    )?;
+pub fn remove_subtree(ctx: &mut WriteCtx, actor: &audit::Actor, root: &WorkspaceRow) -> StoreResult<usize> {
+    let revoked = tokens::revoke_subtree(ctx, &root.id)?;
+    let ids = ws::mark_subtree_deleted(ctx, &root.id)?;
+    let detail = json!({
+        "name": root.name,
+        "cascade_deleted": ids.len() - 1,
+        "removed": ids.iter().take(MAX_LISTED_CHILDREN as usize).collect::<Vec<_>>(),
+        "tokens_revoked": revoked,
+    });
+    audit::append(ctx, actor, "workspace.delete", Some(&root.id), detail)?;
     Ok(ids.len())
 }
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Heartbeat {
@@ -363,68 +339,42 @@ async fn heartbeat(
         current_task: None,
     });
     if !(0..=1_000_000).contains(&hb.active_tasks) {
-        return Err(ApiError::invalid(
-            "active_tasks must be between 0 and 1000000",
-        ));
+        return Err(ApiError::invalid("active_tasks must be between 0 and 1000000"));
     }
-    if let Some(t) = &hb.current_task {
-        if t.chars().count() > MAX_TASK {
-            return Err(ApiError::invalid(format!(
-                "current_task must be at most {MAX_TASK} characters"
-            )));
-        }
+    let task = hb.current_task.filter(|t| !t.is_empty());
+    if let Some(t) = &task {
+        check_text("current_task", t, MAX_TASK)?;
     }
+    let offline_after = i64::try_from(state.settings.offline_after.as_millis()).unwrap_or(i64::MAX);
     let row = state
-        .write(move |ctx| {
+        .write(who, move |ctx, who| {
             who.check_workspace(ctx, &id, Need::Agent)?;
-            ws::heartbeat(
-                ctx,
-                &id,
-                hb.active_tasks,
-                hb.current_task.as_deref().filter(|t| !t.is_empty()),
-            )
+            let offline_before = ctx.now.saturating_sub(offline_after);
+            ws::heartbeat(ctx, &id, hb.active_tasks, task.as_deref(), offline_before)
         })
         .await?;
     Ok(HttpResponse::Ok().json(workspace_json(&row, state.now(), &state.settings)))
 }
 
-async fn set_paused(
-    state: web::Data<AppState>,
-    who: Principal,
-    raw: &str,
-    paused: bool,
-) -> ApiResult<HttpResponse> {
+async fn set_paused(state: web::Data<AppState>, who: Principal, raw: &str, paused: bool) -> ApiResult<HttpResponse> {
     let id = workspace_id(raw)?;
-    let actor = who.actor();
     let row = state
-        .write(move |ctx| {
+        .write(who, move |ctx, who| {
             who.check_workspace(ctx, &id, Need::Write)?;
-            let row = ws::set_paused(ctx, &id, paused)?
-                .ok_or_else(|| ApiError::not_found("workspace"))?;
-            let action = if paused {
-                "workspace.pause"
-            } else {
-                "workspace.resume"
-            };
-            audit::append(ctx, &actor, action, Some(&id), json!({}))?;
+            let (row, changed) = ws::set_paused(ctx, &id, paused)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            if changed {
+                let action = if paused { "workspace.pause" } else { "workspace.resume" };
+                audit::append(ctx, &who.actor(), action, Some(&id), json!({}))?;
+            }
             Ok(row)
         })
         .await?;
     Ok(HttpResponse::Ok().json(workspace_json(&row, state.now(), &state.settings)))
 }
-
-async fn pause(
-    state: web::Data<AppState>,
-    who: Principal,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn pause(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<HttpResponse> {
     set_paused(state, who, &path, true).await
 }
 
-async fn resume(
-    state: web::Data<AppState>,
-    who: Principal,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
+async fn resume(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<HttpResponse> {
     set_paused(state, who, &path, false).await
 }

@@ -19,10 +19,7 @@ fn every_kind_of_bad_credential_gets_the_identical_401() {
     let app = spawn_app();
     let revoked = app.mint(json!({"name": "to-revoke"}));
     let id = revoked["id"].as_str().unwrap();
-    assert_eq!(
-        app.delete(&format!("/org/tokens/{id}"), &app.admin).status,
-        200
-    );
+    assert_eq!(app.delete(&format!("/org/tokens/{id}"), &app.admin).status, 200);
     let expired = app.seed_key("short", Role::Admin, &[], Some(app.clock.now_ms() + 1_000));
     app.clock.advance(Duration::from_secs(2));
 
@@ -41,10 +38,7 @@ fn every_kind_of_bad_credential_gets_the_identical_401() {
         ("unknown", Some(format!("Bearer {good}"))),
         (
             "revoked",
-            Some(format!(
-                "Bearer {}",
-                revoked["auth_token"].as_str().unwrap()
-            )),
+            Some(format!("Bearer {}", revoked["auth_token"].as_str().unwrap())),
         ),
         ("expired", Some(format!("Bearer {expired}"))),
     ];
@@ -67,11 +61,7 @@ fn every_kind_of_bad_credential_gets_the_identical_401() {
 #[test]
 fn the_bearer_scheme_is_case_insensitive() {
     let app = spawn_app();
-    let r = app.get_with_header(
-        "/org/whoami",
-        "Authorization",
-        &format!("bearer {}", app.admin),
-    );
+    let r = app.get_with_header("/org/whoami", "Authorization", &format!("bearer {}", app.admin));
     assert_eq!(r.status, 200);
 }
 
@@ -95,12 +85,7 @@ fn every_route_but_health_needs_a_credential() {
 fn the_control_plane_is_forbidden_to_every_credential() {
     let app = spawn_app();
     let (_, ws_token) = app.workspace("w", None);
-    for path in [
-        "/cp/admin/orgs",
-        "/cp/admin/tenants/restart",
-        "/cp/auth/me",
-        "/cp",
-    ] {
+    for path in ["/cp/admin/orgs", "/cp/admin/tenants/restart", "/cp/auth/me", "/cp"] {
         for token in [app.admin.as_str(), ws_token.as_str(), ""] {
             let r = app.get(path, token);
             assert_eq!(r.status, 403, "{path}");
@@ -123,8 +108,7 @@ fn a_key_from_one_tenant_is_unknown_on_another() {
 fn whoami_describes_the_calling_credential() {
     let app = spawn_app();
     let (ws, ws_token) = app.workspace("w", None);
-    let minted = app
-        .mint(json!({"name": "ro", "role": "read-only", "workspaces": [ws], "expires_in": 3600}));
+    let minted = app.mint(json!({"name": "ro", "role": "read-only", "workspaces": [ws], "expires_in": 3600}));
     let r = app.get("/org/whoami", minted["auth_token"].as_str().unwrap());
     assert_eq!(r.status, 200);
     assert_eq!(r.body["kind"], "org");
@@ -154,30 +138,21 @@ fn failed_authentications_are_counted_and_summarised_in_the_audit_trail() {
     for _ in 0..100 {
         let r = app.get("/org/audit", &app.admin);
         let entries = r.body["entries"].as_array().unwrap().clone();
-        let failed: Vec<_> = entries
-            .iter()
-            .filter(|e| e["action"] == "auth.failed")
-            .collect();
+        let failed: Vec<_> = entries.iter().filter(|e| e["action"] == "auth.failed").collect();
         if failed
             .iter()
             .map(|e| e["detail"]["count"].as_u64().unwrap())
             .sum::<u64>()
             >= 25
         {
-            assert!(
-                failed.len() < 25,
-                "one summary per address, not one entry per failure"
-            );
+            assert!(failed.len() < 25, "one summary per address, not one entry per failure");
             found = Some(r.text);
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let text = found.expect("failed authentications were summarised");
-    assert!(
-        !text.contains(&bogus),
-        "the presented token must not be recorded"
-    );
+    assert!(!text.contains(&bogus), "the presented token must not be recorded");
     assert_eq!(
         app.state
             .failures

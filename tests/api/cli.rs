@@ -36,14 +36,7 @@ struct Serve {
 impl Serve {
     fn start(data_dir: &Path) -> Serve {
         let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-                "--data-dir",
-            ])
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
             .arg(data_dir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -51,10 +44,7 @@ impl Serve {
             .expect("spawn serve");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let port = loop {
-            let line = lines
-                .next()
-                .expect("serve exited before listening")
-                .unwrap();
+            let line = lines.next().expect("serve exited before listening").unwrap();
             if let Some(rest) = line.split("\"port\":").nth(1) {
                 break rest
                     .split(|c: char| !c.is_ascii_digit())
@@ -73,10 +63,7 @@ impl Serve {
     }
 
     fn status(&self, path: &str, token: &str) -> u16 {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         agent
             .get(format!("{}{path}", self.base))
             .header("Authorization", format!("Bearer {token}"))
@@ -125,14 +112,8 @@ fn mint_key_prints_only_the_token_on_stdout() {
     let out = stdout(&o);
     assert_eq!(out.lines().count(), 1);
     let token = out.trim_end();
-    assert!(
-        token.starts_with("mol_org_") && token.len() == 57,
-        "{token}"
-    );
-    assert!(
-        !stderr(&o).contains(token),
-        "details only, never the token, on stderr"
-    );
+    assert!(token.starts_with("mol_org_") && token.len() == 57, "{token}");
+    assert!(!stderr(&o).contains(token), "details only, never the token, on stderr");
     assert!(stderr(&o).contains("read-only"));
 }
 
@@ -183,10 +164,7 @@ fn every_flag_has_help_text_and_an_env_var() {
     for cmd in ["serve", "mint-key", "list-keys", "revoke-key"] {
         let o = Command::new(BIN).args([cmd, "--help"]).output().unwrap();
         let help = stdout(&o);
-        let flags = help
-            .lines()
-            .filter(|l| l.trim_start().starts_with("--"))
-            .count();
+        let flags = help.lines().filter(|l| l.trim_start().starts_with("--")).count();
         // clap wraps long lines; compare on the text with whitespace collapsed.
         let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
         let documented = flat.matches("[env: MOLECULE_").count();
@@ -243,20 +221,31 @@ fn mint_and_revoke_on_the_box_take_effect_on_a_running_server_at_once() {
 }
 
 #[test]
-fn revoke_key_refuses_unknown_and_ambiguous_targets() {
+fn revoke_key_takes_an_exact_id_prefix_or_token_and_never_echoes_a_token() {
     let dir = TempDir::new().unwrap();
     let d = dir.path().join("d");
-    run(&["mint-key", "--label", "a"], &d);
-    run(&["mint-key", "--label", "b"], &d);
-    let o = run(&["revoke-key", "mol_org_"], &d);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("several keys"), "{}", stderr(&o));
-    let o = run(&["revoke-key", "mol_org_zzzzzzzzzz"], &d);
-    assert!(stderr(&o).contains("no live key"), "{}", stderr(&o));
-    assert!(
-        stdout(&run(&["list-keys"], &d)).contains(" a\n")
-            || stdout(&run(&["list-keys"], &d)).lines().count() == 3
+    let a = stdout(&run(&["mint-key", "--label", "a"], &d)).trim().to_string();
+    let b = stdout(&run(&["mint-key", "--label", "b"], &d)).trim().to_string();
+    for partial in ["mol_org_", &a[..12], "something", &a[..a.len() - 1]] {
+        let o = run(&["revoke-key", partial], &d);
+        assert!(!o.status.success(), "{partial}");
+        assert!(stderr(&o).contains("16-character prefix"), "{}", stderr(&o));
+        assert!(!stderr(&o).contains(&a[8..20]), "the argument is not echoed");
+    }
+    let o = run(&["revoke-key", "mol_org_zzzzzzzz"], &d);
+    assert!(stderr(&o).contains("no live org key"), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&run(&["list-keys", "--json"], &d)).matches("\"id\"").count(),
+        2,
+        "nothing revoked"
     );
+
+    let o = run(&["revoke-key", &b], &d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(&b), "the token is never printed");
+    let o = run(&["revoke-key", &a[..16]], &d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&run(&["list-keys", "--json"], &d)).matches("\"id\"").count(), 0);
 }
 
 #[test]
@@ -269,17 +258,10 @@ fn audit_verify_detects_a_tampered_entry() {
     assert!(ok.status.success());
     assert!(stdout(&ok).contains("intact: 2 entries"));
     let conn = rusqlite::Connection::open(d.join("molecule.db")).unwrap();
-    conn.execute(
-        "UPDATE audit_log SET actor = 'someone-else' WHERE id = 1",
-        [],
-    )
-    .unwrap();
+    conn.execute("UPDATE audit_log SET actor = 'someone-else' WHERE id = 1", [])
+        .unwrap();
     drop(conn);
     let bad = run(&["audit", "verify"], &d);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(
-        stdout(&bad).contains("BROKEN at entry 1"),
-        "{}",
-        stdout(&bad)
-    );
+    assert!(stdout(&bad).contains("BROKEN at entry 1"), "{}", stdout(&bad));
 }

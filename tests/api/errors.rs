@@ -11,12 +11,7 @@ fn malformed_bodies_get_json_4xx() {
         ("application/json", b"{\"name\":", 400, "invalid_json"),
         ("application/json", b"not json", 400, "invalid_json"),
         ("application/json", b"\xff\xfe", 400, "invalid_json"),
-        (
-            "text/plain",
-            b"{\"name\":\"x\"}",
-            415,
-            "unsupported_media_type",
-        ),
+        ("text/plain", b"{\"name\":\"x\"}", 415, "unsupported_media_type"),
         ("application/json", b"", 400, "invalid_json"),
     ];
     for (ct, body, status, code) in cases {
@@ -31,12 +26,7 @@ fn malformed_bodies_get_json_4xx() {
 fn oversized_bodies_get_413() {
     let app = spawn_app();
     let big = json!({"name": "x".repeat(70 * 1024)}).to_string();
-    let r = app.post_raw(
-        "/workspaces",
-        &app.admin,
-        "application/json",
-        big.as_bytes(),
-    );
+    let r = app.post_raw("/workspaces", &app.admin, "application/json", big.as_bytes());
     assert_eq!(r.status, 413);
     assert_eq!(r.code(), "payload_too_large");
 }

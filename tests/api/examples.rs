@@ -15,11 +15,7 @@ fn example(program: &str, script: &str, app: &TestApp) -> Option<String> {
         .output();
     match out {
         Ok(o) => {
-            assert!(
-                o.status.success(),
-                "{script}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
+            assert!(o.status.success(), "{script}: {}", String::from_utf8_lossy(&o.stderr));
             Some(String::from_utf8_lossy(&o.stdout).into_owned())
         }
         // CI installs every interpreter and sets this; a bare `cargo test`
@@ -49,15 +45,9 @@ fn a_revoked_key_fails_the_guide_snippet() {
     let app = spawn_app();
     let list = app.get("/org/tokens", &app.admin);
     let id = list.body["tokens"][0]["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        app.delete(&format!("/org/tokens/{id}"), &app.admin).status,
-        200
-    );
+    assert_eq!(app.delete(&format!("/org/tokens/{id}"), &app.admin).status, 200);
     let out = Command::new("bash")
-        .arg(format!(
-            "{}/examples/list_workspaces.sh",
-            env!("CARGO_MANIFEST_DIR")
-        ))
+        .arg(format!("{}/examples/list_workspaces.sh", env!("CARGO_MANIFEST_DIR")))
         .env("MOLECULE_URL", &app.base)
         .env("MOLECULE_ORG_TOKEN", &app.admin)
         .output()
@@ -86,14 +76,7 @@ fn the_fixture_team_builds_and_a_key_bound_to_one_team_sees_only_it() {
     let team: Value = serde_json::from_str(include_str!("../../fixtures/team.json")).unwrap();
     let mut ids = Vec::new();
     build(&app, &team, None, &mut ids);
-    assert_eq!(
-        app.get("/workspaces", &app.admin)
-            .body
-            .as_array()
-            .unwrap()
-            .len(),
-        7
-    );
+    assert_eq!(app.get("/workspaces", &app.admin).body.as_array().unwrap().len(), 7);
     let backend = &ids.iter().find(|(n, _)| n == "backend").unwrap().1;
     let key = app.mint_role("read-only", &[backend]);
     let mut seen: Vec<String> = app

@@ -53,14 +53,11 @@ pub fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let app = Application::build(settings, server_clock).expect("build app");
-            tx.send((app.port(), app.handle(), app.state()))
-                .expect("send");
+            tx.send((app.port(), app.handle(), app.state())).expect("send");
             app.run_until_stopped().await
         })
     });
-    let (port, handle, state) = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server start");
+    let (port, handle, state) = rx.recv_timeout(Duration::from_secs(30)).expect("server start");
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -105,13 +102,7 @@ fn read(mut res: ureq::http::Response<ureq::Body>) -> Resp {
 
 impl TestApp {
     /// Inserts a key through the storage layer, exactly as `mint-key` does.
-    pub fn seed_key(
-        &self,
-        name: &str,
-        role: Role,
-        workspaces: &[&str],
-        expires_at: Option<i64>,
-    ) -> String {
+    pub fn seed_key(&self, name: &str, role: Role, workspaces: &[&str], expires_at: Option<i64>) -> String {
         let new = NewKey {
             name: name.into(),
             role,
@@ -140,13 +131,7 @@ impl TestApp {
     }
 
     pub fn get_with_header(&self, path: &str, name: &str, value: &str) -> Resp {
-        read(
-            self.agent
-                .get(self.url(path))
-                .header(name, value)
-                .call()
-                .expect("GET"),
-        )
+        read(self.agent.get(self.url(path)).header(name, value).call().expect("GET"))
     }
 
     pub fn post(&self, path: &str, token: &str, body: Value) -> Resp {
@@ -198,18 +183,13 @@ impl TestApp {
     }
 
     pub fn mint_role(&self, role: &str, workspaces: &[&str]) -> String {
-        let b = self
-            .mint(json!({"name": format!("{role}-key"), "role": role, "workspaces": workspaces}));
+        let b = self.mint(json!({"name": format!("{role}-key"), "role": role, "workspaces": workspaces}));
         b["auth_token"].as_str().unwrap().to_string()
     }
 
     /// Creates a workspace with the admin key; returns (id, workspace token).
     pub fn workspace(&self, name: &str, parent: Option<&str>) -> (String, String) {
-        let r = self.post(
-            "/workspaces",
-            &self.admin,
-            json!({"name": name, "parent_id": parent}),
-        );
+        let r = self.post("/workspaces", &self.admin, json!({"name": name, "parent_id": parent}));
         assert_eq!(r.status, 201, "{}", r.text);
         (
             r.body["id"].as_str().unwrap().into(),
@@ -228,7 +208,5 @@ impl TestApp {
 }
 
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }

@@ -16,16 +16,9 @@ fn hammer_and_revoke(base: &str, token: &str, revoke: impl FnOnce()) -> (usize, 
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for _ in 0..4 {
-        let (stop, url, token) = (
-            stop.clone(),
-            format!("{base}/org/whoami"),
-            token.to_string(),
-        );
+        let (stop, url, token) = (stop.clone(), format!("{base}/org/whoami"), token.to_string());
         threads.push(std::thread::spawn(move || {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into();
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
             let mut seen = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
@@ -46,10 +39,7 @@ fn hammer_and_revoke(base: &str, token: &str, revoke: impl FnOnce()) -> (usize, 
     let revoked_at = Instant::now();
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
-    let all: Vec<(Instant, u16)> = threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
-        .collect();
+    let all: Vec<(Instant, u16)> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
     assert!(
         all.iter().any(|(t, s)| *s == 200 && *t < revoked_at),
         "the key worked before the revoke"
@@ -58,10 +48,7 @@ fn hammer_and_revoke(base: &str, token: &str, revoke: impl FnOnce()) -> (usize, 
         all.iter().any(|(t, _)| *t > revoked_at),
         "requests were sent after the revoke"
     );
-    let accepted_after = all
-        .iter()
-        .filter(|(t, s)| *t > revoked_at && *s != 401)
-        .count();
+    let accepted_after = all.iter().filter(|(t, s)| *t > revoked_at && *s != 401).count();
     (accepted_after, all.len())
 }
 
@@ -71,10 +58,7 @@ fn a_key_revoked_over_http_under_load_is_refused_from_the_next_request() {
     let k = app.mint(json!({"name": "hot"}));
     let id = k["id"].as_str().unwrap().to_string();
     let (accepted, total) = hammer_and_revoke(&app.base, k["auth_token"].as_str().unwrap(), || {
-        assert_eq!(
-            app.delete(&format!("/org/tokens/{id}"), &app.admin).status,
-            200
-        );
+        assert_eq!(app.delete(&format!("/org/tokens/{id}"), &app.admin).status, 200);
     });
     assert_eq!(accepted, 0, "of {total} requests");
 }
@@ -106,11 +90,48 @@ fn a_key_revoked_by_another_process_under_load_is_refused_from_the_next_request(
             .arg(&data_dir)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     });
     assert_eq!(accepted, 0, "of {total} requests");
+}
+
+/// Sends a request's head with `token`, revokes the key, then sends the
+/// body: the write must be refused, because the key was revoked before the
+/// request could commit anything.
+fn write_after_revoke(path: &str, body: &str, extra_check: impl FnOnce(&crate::helpers::TestApp)) {
+    use std::io::{Read, Write};
+    let app = spawn_app();
+    let k = app.mint(json!({"name": "slow"}));
+    let (id, token) = (k["id"].as_str().unwrap(), k["auth_token"].as_str().unwrap());
+    let mut s = std::net::TcpStream::connect(app.base.trim_start_matches("http://")).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(app.delete(&format!("/org/tokens/{id}"), &app.admin).status, 200);
+    s.write_all(body.as_bytes()).unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    extra_check(&app);
+}
+
+#[test]
+fn a_write_whose_key_is_revoked_while_its_body_is_in_flight_is_refused() {
+    write_after_revoke("/workspaces", r#"{"name": "late"}"#, |app| {
+        assert_eq!(
+            app.get("/workspaces", &app.admin).body,
+            json!([]),
+            "nothing was created"
+        );
+    });
+    write_after_revoke("/org/tokens", r#"{"name": "late"}"#, |app| {
+        let list = app.get("/org/tokens", &app.admin);
+        assert_eq!(list.body["count"], 1, "no key was minted: {}", list.text);
+    });
 }

@@ -51,24 +51,14 @@ fn a_workspace_round_trip_with_its_token_in_the_create_response() {
     );
     assert_eq!(p.status, 200, "{}", p.text);
     assert_eq!(
-        (
-            p.body["name"].clone(),
-            p.body["role"].clone(),
-            p.body["tier"].clone()
-        ),
+        (p.body["name"].clone(), p.body["role"].clone(), p.body["tier"].clone()),
         (json!("research-2"), Value::Null, json!(1))
     );
     assert_eq!(p.body["runtime"], "claude-code", "untouched fields stay");
     let d = app.delete(&format!("/workspaces/{id}"), &app.admin);
     assert_eq!(d.body, json!({"status": "removed", "cascade_deleted": 0}));
-    assert_eq!(
-        app.get(&format!("/workspaces/{id}"), &app.admin).status,
-        404
-    );
-    assert_eq!(
-        app.delete(&format!("/workspaces/{id}"), &app.admin).status,
-        404
-    );
+    assert_eq!(app.get(&format!("/workspaces/{id}"), &app.admin).status, 404);
+    assert_eq!(app.delete(&format!("/workspaces/{id}"), &app.admin).status, 404);
 }
 
 #[test]
@@ -97,10 +87,7 @@ fn bad_workspace_input_gets_a_clear_400() {
         (json!({"name": "w", "tier": 0}), "tier"),
         (json!({"name": "w", "tier": 5}), "tier"),
         (json!({"name": "w", "tier": "high"}), "invalid type"),
-        (
-            json!({"name": "w", "runtime": "r".repeat(101)}),
-            "at most 100",
-        ),
+        (json!({"name": "w", "runtime": "r".repeat(101)}), "at most 100"),
         (json!({"name": "w", "parent_id": "nope"}), "parent_id"),
         (
             json!({"name": "w", "parent_id": "00000000-0000-4000-8000-000000000000"}),
@@ -112,11 +99,7 @@ fn bad_workspace_input_gets_a_clear_400() {
     for (body, words) in cases {
         let r = app.post("/workspaces", &app.admin, body.clone());
         assert_eq!(r.status, 400, "{body}: {}", r.text);
-        assert!(
-            r.body["error"].as_str().unwrap().contains(words),
-            "{body}: {}",
-            r.text
-        );
+        assert!(r.body["error"].as_str().unwrap().contains(words), "{body}: {}", r.text);
     }
     for (body, words) in [
         (json!({"name": null}), "cannot be null"),
@@ -127,29 +110,18 @@ fn bad_workspace_input_gets_a_clear_400() {
     ] {
         let r = app.patch(&format!("/workspaces/{id}"), &app.admin, body.clone());
         assert_eq!(r.status, 400, "{body}: {}", r.text);
-        assert!(
-            r.body["error"].as_str().unwrap().contains(words),
-            "{body}: {}",
-            r.text
-        );
+        assert!(r.body["error"].as_str().unwrap().contains(words), "{body}: {}", r.text);
     }
     let bad_id = app.get("/workspaces/..%2F..%2Fetc", &app.admin);
     assert_eq!(bad_id.status, 400);
     assert_eq!(bad_id.code(), "invalid_id");
     assert_eq!(
-        app.get(
-            "/workspaces/00000000-0000-4000-8000-000000000000",
-            &app.admin
-        )
-        .status,
+        app.get("/workspaces/00000000-0000-4000-8000-000000000000", &app.admin)
+            .status,
         404
     );
     assert_eq!(
-        app.get("/workspaces", &app.admin)
-            .body
-            .as_array()
-            .unwrap()
-            .len(),
+        app.get("/workspaces", &app.admin).body.as_array().unwrap().len(),
         1,
         "nothing half-made"
     );
@@ -162,21 +134,13 @@ fn a_parent_cycle_is_refused() {
     let (b, _) = app.workspace("b", Some(&a));
     let (c, _) = app.workspace("c", Some(&b));
     for (id, parent) in [(&a, &c), (&a, &a), (&b, &c)] {
-        let r = app.patch(
-            &format!("/workspaces/{id}"),
-            &app.admin,
-            json!({"parent_id": parent}),
-        );
+        let r = app.patch(&format!("/workspaces/{id}"), &app.admin, json!({"parent_id": parent}));
         assert_eq!(r.status, 409, "{}", r.text);
         assert_eq!(r.code(), "parent_cycle");
     }
     assert_eq!(
-        app.patch(
-            &format!("/workspaces/{c}"),
-            &app.admin,
-            json!({"parent_id": a})
-        )
-        .status,
+        app.patch(&format!("/workspaces/{c}"), &app.admin, json!({"parent_id": a}))
+            .status,
         200
     );
 }
@@ -204,8 +168,7 @@ fn deleting_a_parent_needs_confirmation_and_revokes_every_token_below_it() {
     assert_eq!(r.body, json!({"status": "removed", "cascade_deleted": 2}));
     for tok in [&root_tok, &kid_tok, &grandkid_tok] {
         assert_eq!(
-            app.post_empty(&format!("/workspaces/{root}/heartbeat"), tok)
-                .status,
+            app.post_empty(&format!("/workspaces/{root}/heartbeat"), tok).status,
             401
         );
     }
@@ -247,7 +210,12 @@ fn heartbeats_drive_status_and_idleness() {
     );
 
     hb(json!({"active_tasks": 0}));
-    app.clock.advance(Duration::from_secs(599));
+    // A live agent heartbeats every minute; ten quiet minutes make it idle.
+    for _ in 0..9 {
+        app.clock.advance(Duration::from_secs(60));
+        hb(json!({"active_tasks": 0}));
+    }
+    app.clock.advance(Duration::from_secs(59));
     hb(json!({"active_tasks": 0}));
     assert_eq!(status()["idle"], false, "not idle before ten minutes");
     app.clock.advance(Duration::from_secs(2));
@@ -261,8 +229,7 @@ fn heartbeats_drive_status_and_idleness() {
     assert_eq!(status()["idle"], false);
 
     assert_eq!(
-        app.post_empty(&format!("/workspaces/{id}/pause"), &app.admin)
-            .status,
+        app.post_empty(&format!("/workspaces/{id}/pause"), &app.admin).status,
         200
     );
     hb(json!({}));
@@ -281,25 +248,13 @@ fn heartbeats_take_only_the_workspace_token_and_sane_values() {
         403,
         "an org key is not the agent"
     );
+    assert_eq!(app.post(&path, &tok, json!({"active_tasks": -1})).status, 400);
+    assert_eq!(app.post(&path, &tok, json!({"active_tasks": "many"})).status, 400);
     assert_eq!(
-        app.post(&path, &tok, json!({"active_tasks": -1})).status,
+        app.post(&path, &tok, json!({"current_task": "x".repeat(1001)})).status,
         400
     );
-    assert_eq!(
-        app.post(&path, &tok, json!({"active_tasks": "many"}))
-            .status,
-        400
-    );
-    assert_eq!(
-        app.post(&path, &tok, json!({"current_task": "x".repeat(1001)}))
-            .status,
-        400
-    );
-    assert_eq!(
-        app.post_empty(&path, &tok).status,
-        200,
-        "the body is optional"
-    );
+    assert_eq!(app.post_empty(&path, &tok).status, 200, "the body is optional");
 }
 
 #[test]
@@ -317,7 +272,19 @@ fn the_guide_question_which_workspaces_are_idle_has_a_direct_answer() {
         &lazy_tok,
         json!({"active_tasks": 0}),
     );
-    app.clock.advance(Duration::from_secs(601));
+    for _ in 0..10 {
+        app.clock.advance(Duration::from_secs(61));
+        app.post(
+            &format!("/workspaces/{busy}/heartbeat"),
+            &busy_tok,
+            json!({"active_tasks": 3}),
+        );
+        app.post(
+            &format!("/workspaces/{lazy}/heartbeat"),
+            &lazy_tok,
+            json!({"active_tasks": 0}),
+        );
+    }
     app.post(
         &format!("/workspaces/{busy}/heartbeat"),
         &busy_tok,
@@ -338,4 +305,85 @@ fn the_guide_question_which_workspaces_are_idle_has_a_direct_answer() {
         .map(|w| w["name"].clone())
         .collect();
     assert_eq!(idle, vec![json!("lazy")]);
+}
+
+#[test]
+fn an_offline_gap_restarts_the_idle_clock() {
+    let app = spawn_app();
+    let (id, tok) = app.workspace("agent", None);
+    let hb = || {
+        assert_eq!(
+            app.post(&format!("/workspaces/{id}/heartbeat"), &tok, json!({"active_tasks": 0}))
+                .status,
+            200
+        )
+    };
+    let idle = || app.get(&format!("/workspaces/{id}"), &app.admin).body["idle"].clone();
+    hb();
+    app.clock.advance(Duration::from_secs(3600));
+    hb();
+    assert_eq!(idle(), false, "back from an hour offline is not ten idle minutes");
+    for _ in 0..10 {
+        app.clock.advance(Duration::from_secs(61));
+        hb();
+    }
+    assert_eq!(idle(), true);
+}
+
+#[test]
+fn workspaces_nest_at_most_sixty_four_deep() {
+    let app = spawn_app();
+    let (mut parent, _) = app.workspace("level-1", None);
+    for level in 2..=64 {
+        parent = app.workspace(&format!("level-{level}"), Some(&parent)).0;
+    }
+    let r = app.post(
+        "/workspaces",
+        &app.admin,
+        json!({"name": "level-65", "parent_id": parent}),
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.body["error"].as_str().unwrap().contains("at most 64"));
+    let (other, _) = app.workspace("other", None);
+    let (other_kid, _) = app.workspace("other-kid", Some(&other));
+    let _ = other_kid;
+    let r = app.patch(
+        &format!("/workspaces/{other}"),
+        &app.admin,
+        json!({"parent_id": parent}),
+    );
+    assert_eq!(r.status, 400, "moving a two-level subtree under level 64 would make 66");
+}
+
+#[test]
+fn a_huge_subtree_is_deleted_whole_and_its_confirmation_stays_small() {
+    let app = spawn_app();
+    let (root, root_tok) = app.workspace("root", None);
+    let now = app.clock.now_ms();
+    app.state
+        .db
+        .write(now, |ctx| {
+            let mut stmt = ctx.prepare(
+                "INSERT INTO workspaces (id, name, tier, runtime, parent_id, created_at, updated_at)
+                 VALUES (?1, 'kid', 1, 'langgraph', ?2, ?3, ?3)",
+            )?;
+            for _ in 0..40_000 {
+                stmt.execute(rusqlite::params![molecule_tenant::model::new_id(), root, now])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let r = app.delete(&format!("/workspaces/{root}"), &app.admin);
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["children_count"], 40_000);
+    assert_eq!(r.body["children"].as_array().unwrap().len(), 100);
+    let r = app.delete(&format!("/workspaces/{root}?confirm=true"), &app.admin);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["cascade_deleted"], 40_000);
+    assert_eq!(app.get("/workspaces", &app.admin).body, json!([]));
+    assert_eq!(
+        app.post_empty(&format!("/workspaces/{root}/heartbeat"), &root_tok)
+            .status,
+        401
+    );
 }
