@@ -90,3 +90,52 @@ CREATE TABLE audit_log (
     prev_hash BLOB NOT NULL,
     hash      BLOB NOT NULL
 );
+
+-- Secret values, sealed (src/crypto.rs) with their scope and name as
+-- associated data. scope is 'global' or a workspace id.
+CREATE TABLE secrets (
+    scope      TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    key_id     TEXT NOT NULL,
+    nonce      BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, name)
+) WITHOUT ROWID;
+
+-- A pending approval past expires_at reads as denied by "expired"; nothing
+-- writes that on a read.
+CREATE TABLE approvals (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+    task_id      TEXT,
+    action       TEXT NOT NULL,
+    reason       TEXT,
+    context      TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied')),
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    decided_at   INTEGER,
+    decided_by   TEXT,
+    note         TEXT
+);
+CREATE INDEX approvals_pending ON approvals (created_at) WHERE status = 'pending';
+CREATE INDEX approvals_workspace ON approvals (workspace_id, created_at);
+
+-- One channel per type per workspace. Credential-bearing fields are sealed
+-- together as one JSON object; the rest is plain JSON.
+CREATE TABLE channels (
+    id            TEXT PRIMARY KEY,
+    workspace_id  TEXT NOT NULL REFERENCES workspaces (id),
+    type          TEXT NOT NULL,
+    enabled       INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+    config        TEXT NOT NULL,
+    allowed_users TEXT NOT NULL,
+    key_id        TEXT NOT NULL,
+    nonce         BLOB NOT NULL,
+    ciphertext    BLOB NOT NULL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    UNIQUE (workspace_id, type)
+);

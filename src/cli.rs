@@ -27,6 +27,10 @@ pub enum Command {
     /// Revoke an org API key by id or display prefix (break-glass, on the box).
     /// A running server refuses the key from its very next request.
     RevokeKey(RevokeKeyArgs),
+    /// Re-encrypt every secret and channel credential under a new master
+    /// key, in one transaction (safe to run while `serve` runs; an
+    /// interrupted rotation is finished or undone on the next start).
+    RotateSecretsKey(RotateArgs),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -37,6 +41,22 @@ pub struct DataDir {
     /// Directory holding the database; created (mode 0700) on first start.
     #[arg(long, env = "MOLECULE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeyFile {
+    /// File holding the 32-byte master key for secrets (64 hex characters,
+    /// mode 0600). Default: secrets.key in the data dir, created on first start.
+    #[arg(long, env = "MOLECULE_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub data_dir: DataDir,
+    #[command(flatten)]
+    pub key_file: KeyFile,
 }
 
 #[derive(Args, Debug)]
@@ -52,6 +72,11 @@ pub struct ServeArgs {
     /// An online workspace with no active tasks for this long reads as idle.
     #[arg(long, env = "MOLECULE_IDLE_AFTER", default_value = "10m")]
     pub idle_after: String,
+    /// How long an approval waits for a decision before it reads as denied.
+    #[arg(long, env = "MOLECULE_APPROVAL_TTL", default_value = "10m")]
+    pub approval_ttl: String,
+    #[command(flatten)]
+    pub key_file: KeyFile,
     /// HTTP worker threads (default: one per CPU).
     #[arg(long, env = "MOLECULE_WORKERS")]
     pub workers: Option<usize>,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use serde_json::json;
 
-use crate::cli::{AuditCommand, ListKeysArgs, MintKeyArgs, RevokeKeyArgs, ServeArgs};
+use crate::cli::{AuditCommand, ListKeysArgs, MintKeyArgs, RevokeKeyArgs, RotateArgs, ServeArgs};
 use crate::clock::{system_now_ms, Clock};
 use crate::db::audit::{self, Actor, Verdict};
 use crate::db::keys::{self, NewKey};
@@ -43,6 +43,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::new(args.listen, args.data_dir.data_dir);
     settings.offline_after = duration("--offline-after", "MOLECULE_OFFLINE_AFTER", &args.offline_after)?;
     settings.idle_after = duration("--idle-after", "MOLECULE_IDLE_AFTER", &args.idle_after)?;
+    settings.approval_ttl = duration("--approval-ttl", "MOLECULE_APPROVAL_TTL", &args.approval_ttl)?;
+    if settings.approval_ttl.is_zero() {
+        bail!("--approval-ttl (MOLECULE_APPROVAL_TTL): must be longer than zero");
+    }
+    settings.secrets_key_file = args.key_file.secrets_key_file;
     if let Some(w) = args.workers {
         if w == 0 {
             bail!("--workers (MOLECULE_WORKERS): must be at least 1");
@@ -228,4 +233,29 @@ pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(2))
         }
     }
+}
+
+pub fn rotate_secrets_key(args: RotateArgs) -> anyhow::Result<ExitCode> {
+    let dir = &args.data_dir.data_dir;
+    data_dir::require_db(dir)?;
+    let mut settings = Settings::new("", dir.clone());
+    settings.secrets_key_file = args.key_file.secrets_key_file;
+    let (path, named) = settings.key_file();
+    if named && !path.exists() {
+        bail!(
+            "the secrets key file {} does not exist (--secrets-key-file / MOLECULE_SECRETS_KEY_FILE)",
+            path.display()
+        );
+    }
+    let db = Db::open(dir).map_err(store_err)?;
+    let done = crate::rotation::rotate(&db, &path, system_now_ms())?;
+    eprintln!(
+        "re-encrypted {} secret(s) and {} channel(s) under key {} (was {}); the old key is kept in {}",
+        done.secrets,
+        done.channels,
+        done.new_key,
+        done.old_key,
+        crate::crypto::retired_path(&path).display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -2,14 +2,17 @@
 //! SQLite. See README.md for the layout.
 
 pub mod auth;
+pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod creds;
+pub mod crypto;
 pub mod data_dir;
 pub mod db;
 pub mod error;
 pub mod model;
+pub mod rotation;
 pub mod routes;
 pub mod startup;
 pub mod state;

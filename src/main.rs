@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         Command::MintKey(a) => commands::mint_key(a),
         Command::ListKeys(a) => commands::list_keys(a),
         Command::RevokeKey(a) => commands::revoke_key(a),
+        Command::RotateSecretsKey(a) => commands::rotate_secrets_key(a),
         Command::Audit(a) => commands::audit(a),
     };
     result.unwrap_or_else(|e| {

@@ -38,11 +38,15 @@ impl Application {
             )
         })?);
         db.load_creds().context("loading credentials")?;
+        let (key_path, named) = settings.key_file();
+        crate::rotation::recover(&db, &key_path)?;
+        let keyring = Arc::new(crate::crypto::open_configured(&key_path, named)?);
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("binding {} (--listen / MOLECULE_LISTEN)", settings.listen))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             db,
+            keyring,
             clock,
             failures: Arc::new(AuthFailures::default()),
             settings: settings.clone(),

@@ -9,6 +9,7 @@ use rusqlite::Connection;
 
 use crate::auth::{AuthFailures, Principal};
 use crate::clock::Clock;
+use crate::crypto::Keyring;
 use crate::db::{Db, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
 
@@ -27,9 +28,21 @@ pub struct Settings {
     pub failure_audit_interval: Duration,
     pub workers: usize,
     pub max_body_bytes: usize,
+    /// How long an approval waits for a decision before it reads as denied.
+    pub approval_ttl: Duration,
+    /// The master key for secrets; default `secrets.key` in the data dir.
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 impl Settings {
+    /// The master key file in force, and whether the operator named it.
+    pub fn key_file(&self) -> (PathBuf, bool) {
+        match &self.secrets_key_file {
+            Some(p) => (p.clone(), true),
+            None => (self.data_dir.join(crate::crypto::KEY_FILE), false),
+        }
+    }
+
     pub fn new(listen: impl Into<String>, data_dir: impl Into<PathBuf>) -> Settings {
         Settings {
             listen: listen.into(),
@@ -39,13 +52,16 @@ impl Settings {
             flush_interval: Duration::from_secs(1),
             failure_audit_interval: Duration::from_secs(60),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            max_body_bytes: 64 * 1024,
+            max_body_bytes: 256 * 1024,
+            approval_ttl: Duration::from_secs(600),
+            secrets_key_file: None,
         }
     }
 }
 
 pub struct AppState {
     pub db: Arc<Db>,
+    pub keyring: Arc<Keyring>,
     pub clock: Clock,
     pub settings: Settings,
     pub failures: Arc<AuthFailures>,

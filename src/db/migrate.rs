@@ -56,6 +56,9 @@ mod tests {
             "org_key_workspaces",
             "workspace_tokens",
             "audit_log",
+            "secrets",
+            "approvals",
+            "channels",
         ] {
             conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
                 .unwrap();

@@ -7,9 +7,12 @@
 //! read-only connections. Storage functions are plain and synchronous;
 //! handlers call them through `web::block`.
 
+pub mod approvals;
 pub mod audit;
+pub mod channels;
 pub mod keys;
 pub mod migrate;
+pub mod secrets;
 pub mod tokens;
 pub mod workspaces;
 

@@ -303,7 +303,7 @@ async fn whoami(who: Principal) -> HttpResponse {
         }),
         CredKind::Workspace { workspace_id } => json!({
             "kind": "workspace", "id": c.id, "prefix": c.prefix, "role": "agent",
-            "workspaces": [workspace_id], "workspace_id": workspace_id, "expires_at": null,
+            "workspaces": [workspace_id], "workspace_id": workspace_id, "expires_at": opt_rfc3339(c.expires_at),
         }),
     };
     HttpResponse::Ok().json(body)

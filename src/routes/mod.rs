@@ -1,8 +1,11 @@
 //! The route table, plus the JSON shape of errors raised by the framework
 //! itself (bad JSON, unknown routes, oversized bodies).
 
+pub mod approvals;
 pub mod audit;
+pub mod channels;
 pub mod keys;
+pub mod secrets;
 pub mod workspaces;
 pub mod ws_tokens;
 
@@ -21,7 +24,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(keys::configure)
         .configure(audit::configure)
         .configure(workspaces::configure)
-        .configure(ws_tokens::configure);
+        .configure(ws_tokens::configure)
+        .configure(secrets::configure)
+        .configure(approvals::configure)
+        .configure(channels::configure);
 }
 
 async fn health() -> HttpResponse {

@@ -1,5 +1,7 @@
 //! `/workspaces`: the tree, its lifecycle, and the agent's heartbeat.
 
+use std::collections::BTreeMap;
+
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -7,10 +9,11 @@ use serde_json::{json, Map, Value};
 use crate::auth::{Need, Principal};
 use crate::db::audit;
 use crate::db::workspaces::{self as ws, NewWorkspace, WorkspacePatch, WorkspaceRow};
-use crate::db::{tokens, StoreResult, WriteCtx};
+use crate::db::{channels, secrets, tokens, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{check_name, is_uuid, opt_rfc3339, rfc3339, Role};
 use crate::routes::keys::cap_expiry;
+use crate::routes::secrets::{check_secret, store as store_secrets};
 use crate::routes::OptionalJson;
 use crate::state::{AppState, Settings};
 
@@ -19,6 +22,7 @@ const MAX_ROLE: usize = 1000;
 const MAX_RUNTIME: usize = 100;
 const MAX_TASK: usize = 1000;
 const DEFAULT_TIER: i64 = 2;
+const MAX_CREATE_SECRETS: usize = 100;
 /// How many children a 409 or an audit entry names; the count is always whole.
 const MAX_LISTED_CHILDREN: i64 = 100;
 const DEFAULT_RUNTIME: &str = "langgraph";
@@ -99,6 +103,9 @@ struct CreateWorkspace {
     tier: Option<i64>,
     runtime: Option<String>,
     parent_id: Option<String>,
+    /// Stored, sealed, in the same transaction as the workspace.
+    #[serde(default)]
+    secrets: BTreeMap<String, String>,
 }
 
 async fn list_workspaces(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpResponse> {
@@ -131,6 +138,15 @@ async fn create_workspace(
             "a key bound to workspaces cannot create root workspaces; give a parent_id",
         ));
     }
+    if b.secrets.len() > MAX_CREATE_SECRETS {
+        return Err(ApiError::invalid(format!(
+            "secrets: at most {MAX_CREATE_SECRETS} at once"
+        )));
+    }
+    for (k, v) in &b.secrets {
+        check_secret(k, v).map_err(|e| ApiError::invalid(format!("secrets: {}", e.message)))?;
+    }
+    let (initial_secrets, ring) = (b.secrets, state.keyring.clone());
     let new = NewWorkspace {
         name: b.name,
         role: b.role,
@@ -153,6 +169,7 @@ async fn create_workspace(
                 "token_id": tok.id, "token_prefix": tok.prefix,
             });
             audit::append(ctx, &actor, "workspace.create", Some(&row.id), detail)?;
+            store_secrets(ctx, &ring, who, &row.id, &initial_secrets)?;
             Ok((row, plaintext))
         })
         .await?;
@@ -306,6 +323,9 @@ async fn delete_workspace(
 /// their tokens in the same transaction. Returns how many were removed.
 pub fn remove_subtree(ctx: &mut WriteCtx, actor: &audit::Actor, root: &WorkspaceRow) -> StoreResult<usize> {
     let revoked = tokens::revoke_subtree(ctx, &root.id)?;
+    // Nothing secret outlives its workspace at rest.
+    secrets::delete_subtree(ctx, &root.id)?;
+    channels::delete_subtree(ctx, &root.id)?;
     let ids = ws::mark_subtree_deleted(ctx, &root.id)?;
     let detail = json!({
         "name": root.name,

@@ -25,7 +25,7 @@ fn malformed_bodies_get_json_4xx() {
 #[test]
 fn oversized_bodies_get_413() {
     let app = spawn_app();
-    let big = json!({"name": "x".repeat(70 * 1024)}).to_string();
+    let big = json!({"name": "x".repeat(300 * 1024)}).to_string();
     let r = app.post_raw("/workspaces", &app.admin, "application/json", big.as_bytes());
     assert_eq!(r.status, 413);
     assert_eq!(r.code(), "payload_too_large");

@@ -1,8 +1,10 @@
 //! One integration-test binary: the real server over HTTP, and the real
 //! binary for the CLI paths.
 
+mod approvals;
 mod audit;
 mod auth;
+mod channels;
 mod cli;
 mod errors;
 mod examples;
@@ -10,5 +12,6 @@ mod helpers;
 mod keys;
 mod revocation;
 mod roles;
+mod secrets;
 mod workspaces;
 mod ws_tokens;

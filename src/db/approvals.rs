@@ -1,0 +1,183 @@
+//! Approvals: an agent asks, a person (through an org key) decides.
+//!
+//! A pending approval past its `expires_at` reads as denied by "expired";
+//! the row is never rewritten by a read, and `decide` refuses it.
+
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+
+use super::{placeholders, StoreResult, WriteCtx};
+use crate::error::ApiError;
+use crate::model::new_id;
+
+/// How many undecided approvals one workspace may have waiting.
+pub const MAX_PENDING_PER_WORKSPACE: i64 = 100;
+
+#[derive(Debug, Clone)]
+pub struct ApprovalRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub workspace_name: String,
+    pub task_id: Option<String>,
+    pub action: String,
+    pub reason: Option<String>,
+    pub context: String,
+    pub status: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<String>,
+    pub note: Option<String>,
+}
+
+impl ApprovalRow {
+    /// Status, decider and decision time as of `now`.
+    pub fn effective(&self, now: i64) -> (&str, Option<&str>, Option<i64>) {
+        if self.status == "pending" && self.expires_at <= now {
+            ("denied", Some("expired"), Some(self.expires_at))
+        } else {
+            (&self.status, self.decided_by.as_deref(), self.decided_at)
+        }
+    }
+}
+
+pub struct NewApproval {
+    pub task_id: Option<String>,
+    pub action: String,
+    pub reason: Option<String>,
+    pub context: String,
+}
+
+const COLUMNS: &str = "a.id, a.workspace_id, w.name, a.task_id, a.action, a.reason, a.context, a.status, \
+     a.created_at, a.expires_at, a.decided_at, a.decided_by, a.note";
+
+fn approval_row(r: &Row) -> rusqlite::Result<ApprovalRow> {
+    Ok(ApprovalRow {
+        id: r.get(0)?,
+        workspace_id: r.get(1)?,
+        workspace_name: r.get(2)?,
+        task_id: r.get(3)?,
+        action: r.get(4)?,
+        reason: r.get(5)?,
+        context: r.get(6)?,
+        status: r.get(7)?,
+        created_at: r.get(8)?,
+        expires_at: r.get(9)?,
+        decided_at: r.get(10)?,
+        decided_by: r.get(11)?,
+        note: r.get(12)?,
+    })
+}
+
+pub fn insert(ctx: &WriteCtx, workspace_id: &str, new: NewApproval, ttl_ms: i64) -> StoreResult<ApprovalRow> {
+    let waiting: i64 = ctx.query_row(
+        "SELECT count(*) FROM approvals WHERE workspace_id = ?1 AND status = 'pending' AND expires_at > ?2",
+        params![workspace_id, ctx.now],
+        |r| r.get(0),
+    )?;
+    if waiting >= MAX_PENDING_PER_WORKSPACE {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_pending",
+            format!("a workspace may have at most {MAX_PENDING_PER_WORKSPACE} approvals waiting"),
+        )
+        .into());
+    }
+    let id = new_id();
+    ctx.execute(
+        "INSERT INTO approvals (id, workspace_id, task_id, action, reason, context, status, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8)",
+        params![
+            id,
+            workspace_id,
+            new.task_id,
+            new.action,
+            new.reason,
+            new.context,
+            ctx.now,
+            ctx.now.saturating_add(ttl_ms)
+        ],
+    )?;
+    get(ctx, workspace_id, &id)?.ok_or_else(|| ApiError::not_found("approval").into())
+}
+
+/// One approval, only under its own workspace.
+pub fn get(conn: &Connection, workspace_id: &str, id: &str) -> StoreResult<Option<ApprovalRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM approvals a JOIN workspaces w ON w.id = a.workspace_id
+         WHERE a.id = ?1 AND a.workspace_id = ?2"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![id, workspace_id], approval_row)
+        .optional()?)
+}
+
+/// A workspace's approvals, newest first.
+pub fn list_for_workspace(conn: &Connection, workspace_id: &str, limit: i64) -> StoreResult<Vec<ApprovalRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM approvals a JOIN workspaces w ON w.id = a.workspace_id
+         WHERE a.workspace_id = ?1 ORDER BY a.created_at DESC, a.rowid DESC LIMIT ?2"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params![workspace_id, limit], approval_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Approvals still waiting at `now` on live workspaces, newest first; with
+/// `roots`, only those in the subtrees of the given workspaces.
+pub fn list_pending(
+    conn: &Connection,
+    now: i64,
+    roots: Option<&[String]>,
+    limit: i64,
+) -> StoreResult<Vec<ApprovalRow>> {
+    let scope = match roots {
+        None => String::new(),
+        Some(r) => format!(
+            "AND a.workspace_id IN (
+                WITH RECURSIVE down(id) AS (
+                    SELECT id FROM workspaces WHERE deleted_at IS NULL AND id IN ({})
+                    UNION SELECT w2.id FROM workspaces w2 JOIN down ON w2.parent_id = down.id WHERE w2.deleted_at IS NULL)
+                SELECT id FROM down)",
+            placeholders(r.len())
+        ),
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM approvals a JOIN workspaces w ON w.id = a.workspace_id
+         WHERE a.status = 'pending' AND a.expires_at > ? AND w.deleted_at IS NULL {scope}
+         ORDER BY a.created_at DESC, a.rowid DESC LIMIT ?"
+    );
+    let mut values: Vec<rusqlite::types::Value> = vec![now.into()];
+    values.extend(roots.unwrap_or_default().iter().map(|id| id.clone().into()));
+    values.push(limit.into());
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(values), approval_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Decides a pending, unexpired approval. None when there is no such
+/// approval under this workspace, or it was already decided or expired.
+/// The writer lock serialises decisions, so of two racing ones exactly one
+/// finds it pending.
+pub fn decide(
+    ctx: &WriteCtx,
+    workspace_id: &str,
+    id: &str,
+    status: &str,
+    decided_by: &str,
+    note: Option<&str>,
+) -> StoreResult<Option<ApprovalRow>> {
+    let n = ctx.execute(
+        "UPDATE approvals SET status = ?3, decided_by = ?4, decided_at = ?5, note = ?6
+         WHERE id = ?1 AND workspace_id = ?2 AND status = 'pending' AND expires_at > ?5",
+        params![id, workspace_id, status, decided_by, ctx.now, note],
+    )?;
+    if n == 0 {
+        return Ok(None);
+    }
+    get(ctx, workspace_id, id)
+}

@@ -1,0 +1,177 @@
+//! Channels: one per type per workspace. The sensitive half of a config is
+//! sealed as one JSON object bound to the channel and its workspace.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{StoreError, StoreResult, WriteCtx};
+use crate::channels::Config;
+use crate::crypto::{Keyring, Sealed};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone)]
+pub struct ChannelRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub kind: String,
+    pub enabled: bool,
+    pub plain: Config,
+    pub allowed_users: Vec<String>,
+    pub sealed: Sealed,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub fn aad(channel_id: &str, workspace_id: &str) -> Vec<u8> {
+    format!("molecule-tenant/channel/v1\0{channel_id}\0{workspace_id}").into_bytes()
+}
+
+pub fn seal(ring: &Keyring, channel_id: &str, workspace_id: &str, sensitive: &Config) -> StoreResult<Sealed> {
+    let json = serde_json::to_vec(sensitive).map_err(|e| StoreError::Other(e.to_string()))?;
+    ring.seal(&json, &aad(channel_id, workspace_id))
+        .map_err(|e| StoreError::Other(e.to_string()))
+}
+
+/// The sensitive half of a channel's config, opened.
+pub fn open(ring: &Keyring, row: &ChannelRow) -> StoreResult<Config> {
+    let plain = ring
+        .open(&row.sealed, &aad(&row.id, &row.workspace_id))
+        .map_err(|e| StoreError::Other(format!("channel {}: {e}", row.id)))?;
+    serde_json::from_slice(&plain).map_err(|e| StoreError::Other(e.to_string()))
+}
+
+const COLUMNS: &str =
+    "id, workspace_id, type, enabled, config, allowed_users, key_id, nonce, ciphertext, created_at, updated_at";
+
+fn channel_row(r: &Row) -> rusqlite::Result<ChannelRow> {
+    let plain: String = r.get(4)?;
+    let users: String = r.get(5)?;
+    Ok(ChannelRow {
+        id: r.get(0)?,
+        workspace_id: r.get(1)?,
+        kind: r.get(2)?,
+        enabled: r.get(3)?,
+        plain: serde_json::from_str(&plain).unwrap_or_default(),
+        allowed_users: serde_json::from_str(&users).unwrap_or_default(),
+        sealed: Sealed {
+            key_id: r.get(6)?,
+            nonce: r.get(7)?,
+            ciphertext: r.get(8)?,
+        },
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+    })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
+}
+
+pub fn insert(ctx: &WriteCtx, row: &ChannelRow) -> StoreResult<()> {
+    let taken = ctx
+        .prepare_cached("SELECT 1 FROM channels WHERE workspace_id = ?1 AND type = ?2")?
+        .exists(params![row.workspace_id, row.kind])?;
+    if taken {
+        return Err(ApiError::conflict(
+            "channel_exists",
+            format!("this workspace already has a {} channel; PATCH or DELETE it", row.kind),
+        )
+        .into());
+    }
+    ctx.execute(
+        &format!("INSERT INTO channels ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+        params![
+            row.id,
+            row.workspace_id,
+            row.kind,
+            row.enabled,
+            to_json(&row.plain)?,
+            to_json(&row.allowed_users)?,
+            row.sealed.key_id,
+            row.sealed.nonce,
+            row.sealed.ciphertext,
+            row.created_at,
+            row.updated_at
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn update(ctx: &WriteCtx, row: &ChannelRow) -> StoreResult<()> {
+    ctx.execute(
+        "UPDATE channels SET enabled = ?3, config = ?4, allowed_users = ?5, key_id = ?6, nonce = ?7,
+             ciphertext = ?8, updated_at = ?9
+         WHERE id = ?1 AND workspace_id = ?2",
+        params![
+            row.id,
+            row.workspace_id,
+            row.enabled,
+            to_json(&row.plain)?,
+            to_json(&row.allowed_users)?,
+            row.sealed.key_id,
+            row.sealed.nonce,
+            row.sealed.ciphertext,
+            row.updated_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// A channel, only under its own workspace.
+pub fn get(conn: &Connection, workspace_id: &str, id: &str) -> StoreResult<Option<ChannelRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM channels WHERE id = ?1 AND workspace_id = ?2");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![id, workspace_id], channel_row)
+        .optional()?)
+}
+
+pub fn list(conn: &Connection, workspace_id: &str) -> StoreResult<Vec<ChannelRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM channels WHERE workspace_id = ?1 ORDER BY type");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map([workspace_id], channel_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn delete(ctx: &WriteCtx, workspace_id: &str, id: &str) -> StoreResult<bool> {
+    Ok(ctx.execute(
+        "DELETE FROM channels WHERE id = ?1 AND workspace_id = ?2",
+        params![id, workspace_id],
+    )? == 1)
+}
+
+/// Removes the channels of a workspace and its live descendants.
+pub fn delete_subtree(ctx: &WriteCtx, root: &str) -> StoreResult<usize> {
+    Ok(ctx.execute(
+        "WITH RECURSIVE down(id) AS (
+            SELECT id FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
+            UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)
+         DELETE FROM channels WHERE workspace_id IN (SELECT id FROM down)",
+        [root],
+    )?)
+}
+
+/// Re-seals every channel's credentials under `new_key`; fails whole if
+/// any cannot be opened.
+pub fn reseal_all(ctx: &WriteCtx, ring: &Keyring, new_key: &str) -> StoreResult<usize> {
+    let rows: Vec<ChannelRow> = {
+        let mut stmt = ctx.prepare(&format!("SELECT {COLUMNS} FROM channels"))?;
+        let rows = stmt.query_map([], channel_row)?.collect::<Result<Vec<_>, _>>()?;
+        rows
+    };
+    for row in &rows {
+        let aad = aad(&row.id, &row.workspace_id);
+        let plain = ring
+            .open(&row.sealed, &aad)
+            .map_err(|e| StoreError::Other(format!("channel {}: {e}", row.id)))?;
+        let fresh = ring
+            .seal_with_key(new_key, &plain, &aad)
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        ctx.execute(
+            "UPDATE channels SET key_id = ?2, nonce = ?3, ciphertext = ?4 WHERE id = ?1",
+            params![row.id, fresh.key_id, fresh.nonce, fresh.ciphertext],
+        )?;
+    }
+    Ok(rows.len())
+}

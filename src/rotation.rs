@@ -1,0 +1,109 @@
+//! `rotate-secrets-key`: re-seal every secret and channel credential under
+//! a new master key, so that nothing is lost if it is interrupted.
+//!
+//! 1. The new key is written, durably, to `<key file>.new`.
+//! 2. One transaction re-seals every value under it (all or nothing).
+//! 3. The old key is copied to `<key file>.old`, then `.new` is renamed
+//!    over the key file.
+//!
+//! A crash before 2 commits leaves every row under the old key and a
+//! `.new` file no row uses: `recover` deletes it. A crash after 2 leaves
+//! rows under the new key: `recover` finishes step 3. A running server
+//! opens rows under either key meanwhile, since its keyring loads the
+//! `.new` and `.old` files beside the key file.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::crypto::{self, pending_path, retired_path, Keyring};
+use crate::db::audit::{self, Actor};
+use crate::db::{channels, secrets, Db, StoreError};
+
+fn rows_under(db: &Db, key_id: &str) -> anyhow::Result<i64> {
+    let key_id = key_id.to_string();
+    db.read(move |c| {
+        Ok(c.query_row(
+            "SELECT (SELECT count(*) FROM secrets WHERE key_id = ?1) + (SELECT count(*) FROM channels WHERE key_id = ?1)",
+            [&key_id],
+            |r| r.get(0),
+        )?)
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Finishes or undoes a rotation that was interrupted.
+pub fn recover(db: &Db, path: &Path) -> anyhow::Result<()> {
+    let pending = pending_path(path);
+    if !pending.exists() {
+        return Ok(());
+    }
+    let new_id = crypto::key_id(&crypto::read_key_file(&pending)?);
+    if rows_under(db, &new_id)? > 0 {
+        tracing::warn!("finishing an interrupted secrets key rotation");
+        swap_in(path)
+    } else {
+        tracing::warn!("discarding the new key of a secrets key rotation that never committed");
+        std::fs::remove_file(&pending).with_context(|| format!("removing {}", pending.display()))
+    }
+}
+
+fn swap_in(path: &Path) -> anyhow::Result<()> {
+    let (pending, retired) = (pending_path(path), retired_path(path));
+    if path.exists() {
+        let old = crypto::read_key_file(path)?;
+        if retired.exists() {
+            std::fs::remove_file(&retired)?;
+        }
+        crypto::write_key_file(&retired, &old)?;
+    }
+    std::fs::rename(&pending, path)
+        .with_context(|| format!("renaming {} over {}", pending.display(), path.display()))?;
+    crypto::sync_dir(path);
+    Ok(())
+}
+
+pub struct Rotated {
+    pub old_key: String,
+    pub new_key: String,
+    pub secrets: usize,
+    pub channels: usize,
+}
+
+pub fn rotate(db: &Db, path: &Path, now: i64) -> anyhow::Result<Rotated> {
+    recover(db, path)?;
+    let ring = Keyring::open_or_create(path)?;
+    let old_key = ring.current_id();
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("OS RNG: {e}"))?;
+    crypto::write_key_file(&pending_path(path), &bytes)?;
+    let new_key = ring.add(&bytes);
+    let resealed = db
+        .write(now, |ctx| {
+            let s = secrets::reseal_all(ctx, &ring, &new_key)?;
+            let c = channels::reseal_all(ctx, &ring, &new_key)?;
+            let detail = json!({"old_key_id": old_key, "new_key_id": new_key, "secrets": s, "channels": c});
+            audit::append(ctx, &Actor::cli(), "secrets_key.rotate", None, detail)?;
+            Ok((s, c))
+        })
+        .map_err(|e| match e {
+            StoreError::Api(api) => anyhow::anyhow!(api.message),
+            other => anyhow::anyhow!(other),
+        });
+    let (secrets, channels) = match resealed {
+        Ok(done) => done,
+        Err(e) => {
+            // Nothing was committed; the new key must not linger.
+            let _ = std::fs::remove_file(pending_path(path));
+            return Err(e.context("re-sealing under the new key; nothing was changed"));
+        }
+    };
+    swap_in(path)?;
+    Ok(Rotated {
+        old_key,
+        new_key,
+        secrets,
+        channels,
+    })
+}
