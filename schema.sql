@@ -139,3 +139,57 @@ CREATE TABLE channels (
     updated_at    INTEGER NOT NULL,
     UNIQUE (workspace_id, type)
 );
+
+-- Registered org templates: the files of each, org.yaml the entry point.
+CREATE TABLE org_templates (
+    dir         TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    files       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+
+-- Workspace templates (POST /templates/import), applied by POST /workspaces.
+CREATE TABLE workspace_templates (
+    name        TEXT PRIMARY KEY,
+    description TEXT,
+    runtime     TEXT,
+    model       TEXT,
+    tier        INTEGER,
+    files       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE plugins (
+    name        TEXT PRIMARY KEY,
+    version     TEXT NOT NULL,
+    description TEXT,
+    runtimes    TEXT NOT NULL,
+    files       TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+
+-- Empty: every registered plugin may be installed. Otherwise only these.
+CREATE TABLE plugin_allowlist (
+    plugin_name TEXT PRIMARY KEY,
+    enabled_by  TEXT NOT NULL,
+    enabled_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE workspace_plugins (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+    plugin_name  TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    installed_by TEXT NOT NULL,
+    installed_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, plugin_name)
+) WITHOUT ROWID;
+
+-- What a template, bundle or org import gave a workspace (prompts, files,
+-- schedules, model); its agent reads it with its own token.
+CREATE TABLE workspace_config (
+    workspace_id TEXT PRIMARY KEY REFERENCES workspaces (id),
+    source       TEXT NOT NULL,
+    config       TEXT NOT NULL
+) WITHOUT ROWID;

@@ -12,6 +12,8 @@ pub mod data_dir;
 pub mod db;
 pub mod error;
 pub mod model;
+pub mod org_plan;
+pub mod org_yaml;
 pub mod rotation;
 pub mod routes;
 pub mod startup;

@@ -86,6 +86,24 @@ impl AppState {
         Ok(web::block(move || db.read(f)).await.map_err(blocking_failed)??)
     }
 
+    /// Like `write`, but the transaction is always rolled back (dry runs).
+    pub async fn rehearse<T, F>(&self, who: Principal, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteCtx, &Principal) -> StoreResult<T> + Send + 'static,
+    {
+        let (db, now) = (self.db.clone(), self.now());
+        let run = move || {
+            db.rehearse(now, |ctx| {
+                if !who.still_live(ctx, ctx.now)? {
+                    return Err(ApiError::unauthorized().into());
+                }
+                f(ctx, &who)
+            })
+        };
+        Ok(web::block(run).await.map_err(blocking_failed)??)
+    }
+
     /// Runs `f` as one transaction on the blocking pool, on behalf of
     /// `who`, at this request's time. The caller's credential is checked
     /// again inside the transaction — its revocation may have been

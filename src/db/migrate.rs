@@ -59,6 +59,12 @@ mod tests {
             "secrets",
             "approvals",
             "channels",
+            "org_templates",
+            "workspace_templates",
+            "plugins",
+            "plugin_allowlist",
+            "workspace_plugins",
+            "workspace_config",
         ] {
             conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
                 .unwrap();

@@ -9,6 +9,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod catalog;
 pub mod channels;
 pub mod keys;
 pub mod migrate;
@@ -168,6 +169,17 @@ impl Db {
             self.creds.sync(&conn)?;
         }
         Ok(out)
+    }
+
+    /// Runs `f` in a write transaction that is always rolled back: a dry
+    /// run that follows exactly the code path of the real thing.
+    pub fn rehearse<T>(&self, now: i64, f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut ctx = WriteCtx { tx, now, seq: None };
+        f(&mut ctx)
+        // Dropping the transaction rolls it back; the credential map is
+        // untouched because nothing was committed.
     }
 
     /// Loads every live credential into memory. Called once by `serve`.

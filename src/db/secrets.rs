@@ -111,6 +111,18 @@ pub fn open_for_workspace(
     Ok(if failed.is_empty() { Ok(values) } else { Err(failed) })
 }
 
+/// The values of one scope that open (for `${VAR}` in org imports; a
+/// value that fails to open is left out and its reference stays unresolved).
+pub fn open_scope(conn: &Connection, ring: &Keyring, scope: &str) -> StoreResult<BTreeMap<String, String>> {
+    Ok(sealed_in(conn, scope)?
+        .into_iter()
+        .filter_map(|(name, sealed)| {
+            let value = String::from_utf8(ring.open(&sealed, &aad(scope, &name)).ok()?).ok()?;
+            Some((name, value))
+        })
+        .collect())
+}
+
 /// Removes the secrets of a workspace and all its live descendants (on
 /// delete: no secret outlives its workspace at rest).
 pub fn delete_subtree(ctx: &WriteCtx, root: &str) -> StoreResult<usize> {

@@ -12,8 +12,9 @@ use serde_json::{json, Value};
 use super::workspaces::workspace_id;
 use crate::auth::{Need, Principal};
 use crate::channels::{self as adapters, Config};
+use crate::crypto::Keyring;
 use crate::db::channels::{self, ChannelRow};
-use crate::db::{audit, workspaces as ws, StoreResult};
+use crate::db::{audit, workspaces as ws, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{is_uuid, new_id, rfc3339};
 use crate::state::AppState;
@@ -52,7 +53,7 @@ fn channel_json(row: &ChannelRow, sensitive: &Config, full: bool) -> Value {
     })
 }
 
-fn check_users(users: &[String]) -> ApiResult<()> {
+pub fn check_users(users: &[String]) -> ApiResult<()> {
     if users.len() > MAX_ALLOWED_USERS || users.iter().any(|u| u.is_empty() || u.chars().count() > 200) {
         return Err(ApiError::invalid(format!(
             "allowed_users: at most {MAX_ALLOWED_USERS} non-empty ids of at most 200 characters"
@@ -99,6 +100,49 @@ fn adapter(kind: &str) -> ApiResult<&'static adapters::Adapter> {
     })
 }
 
+/// Creates a channel in the caller's transaction: sealed, audited, one per
+/// type per workspace. Shared by `POST /workspaces/:id/channels` and org
+/// import. The config must already be validated.
+pub struct NewChannel<'a> {
+    pub adapter: &'static adapters::Adapter,
+    pub config: &'a Config,
+    pub enabled: bool,
+    pub allowed_users: Vec<String>,
+}
+
+pub fn create_in(
+    ctx: &WriteCtx,
+    ring: &Keyring,
+    who: &Principal,
+    workspace_id: &str,
+    new: NewChannel,
+) -> StoreResult<(ChannelRow, Config)> {
+    let NewChannel {
+        adapter,
+        config,
+        enabled,
+        allowed_users,
+    } = new;
+    let (plain, sensitive) = adapter.split(config);
+    let channel_id = new_id();
+    let row = ChannelRow {
+        sealed: channels::seal(ring, &channel_id, workspace_id, &sensitive)?,
+        id: channel_id,
+        workspace_id: workspace_id.to_string(),
+        kind: adapter.kind.to_string(),
+        enabled,
+        plain,
+        allowed_users,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    channels::insert(ctx, &row)?;
+    let keys: Vec<&String> = config.keys().collect();
+    let detail = json!({"workspace_id": row.workspace_id, "channel_type": row.kind, "config_keys": keys});
+    audit::append(ctx, &who.actor(), "channel.create", Some(&row.id), detail)?;
+    Ok((row, sensitive))
+}
+
 async fn create_channel(
     state: web::Data<AppState>,
     who: Principal,
@@ -115,29 +159,18 @@ async fn create_channel(
         .write(who, move |ctx, who| {
             who.check_workspace(ctx, &id, Need::Write)?;
             ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
-            let (plain, sensitive) = adapter.split(&b.config);
-            let channel_id = new_id();
-            let row = ChannelRow {
-                sealed: channels::seal(&ring, &channel_id, &id, &sensitive)?,
-                id: channel_id,
-                workspace_id: id,
-                kind: adapter.kind.to_string(),
-                enabled: b.enabled.unwrap_or(true),
-                plain,
+            let enabled = b.enabled.unwrap_or(true);
+            let new = NewChannel {
+                adapter,
+                config: &b.config,
+                enabled,
                 allowed_users: b.allowed_users,
-                created_at: ctx.now,
-                updated_at: ctx.now,
             };
-            channels::insert(ctx, &row)?;
-            let keys: Vec<&String> = b.config.keys().collect();
-            let detail = json!({"workspace_id": row.workspace_id, "channel_type": row.kind, "config_keys": keys});
-            audit::append(ctx, &who.actor(), "channel.create", Some(&row.id), detail)?;
-            Ok((row, sensitive))
+            create_in(ctx, &ring, who, &id, new)
         })
         .await?;
     Ok(HttpResponse::Created().json(channel_json(&row, &sensitive, false)))
 }
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PatchChannel {

@@ -3,8 +3,11 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod bundles;
+pub mod catalog;
 pub mod channels;
 pub mod keys;
+pub mod org;
 pub mod secrets;
 pub mod workspaces;
 pub mod ws_tokens;
@@ -27,7 +30,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(ws_tokens::configure)
         .configure(secrets::configure)
         .configure(approvals::configure)
-        .configure(channels::configure);
+        .configure(channels::configure)
+        .configure(org::configure)
+        .configure(catalog::configure)
+        .configure(bundles::configure);
 }
 
 async fn health() -> HttpResponse {

@@ -36,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .delete(delete_workspace),
         )
         .service(web::resource("/workspaces/{id}/heartbeat").post(heartbeat))
+        .service(web::resource("/workspaces/{id}/config").get(get_config))
         .service(web::resource("/workspaces/{id}/pause").post(pause))
         .service(web::resource("/workspaces/{id}/resume").post(resume));
 }
@@ -102,6 +103,10 @@ struct CreateWorkspace {
     role: Option<String>,
     tier: Option<i64>,
     runtime: Option<String>,
+    model: Option<String>,
+    /// A workspace template (POST /templates/import): fills runtime, model
+    /// and tier the body leaves out, and gives the workspace its files.
+    template: Option<String>,
     parent_id: Option<String>,
     /// Stored, sealed, in the same transaction as the workspace.
     #[serde(default)]
@@ -128,9 +133,16 @@ async fn create_workspace(
     if let Some(r) = &b.role {
         check_text("role", r, MAX_ROLE)?;
     }
-    let runtime = b.runtime.unwrap_or_else(|| DEFAULT_RUNTIME.into());
-    check_text("runtime", &runtime, MAX_RUNTIME)?;
-    let tier = check_tier(b.tier.unwrap_or(DEFAULT_TIER))?;
+    if let Some(r) = &b.runtime {
+        check_text("runtime", r, MAX_RUNTIME)?;
+    }
+    if let Some(m) = &b.model {
+        check_text("model", m, MAX_RUNTIME)?;
+    }
+    if let Some(t) = b.tier {
+        check_tier(t)?;
+    }
+    let (template, model, asked_tier, asked_runtime) = (b.template, b.model, b.tier, b.runtime);
     if let Some(p) = &b.parent_id {
         workspace_id(p).map_err(|_| ApiError::invalid("parent_id must be a workspace id"))?;
     } else if !bindings.is_empty() {
@@ -147,19 +159,38 @@ async fn create_workspace(
         check_secret(k, v).map_err(|e| ApiError::invalid(format!("secrets: {}", e.message)))?;
     }
     let (initial_secrets, ring) = (b.secrets, state.keyring.clone());
-    let new = NewWorkspace {
-        name: b.name,
-        role: b.role,
-        tier,
-        runtime,
-        parent_id: b.parent_id,
-    };
+    let (name, role, parent_id) = (b.name, b.role, b.parent_id);
     let (row, token) = state
         .write(who, move |ctx, who| {
-            if let Some(p) = &new.parent_id {
+            if let Some(p) = &parent_id {
                 who.check_workspace(ctx, p, Need::Write)?;
             }
+            let tpl = match &template {
+                Some(t) => Some(
+                    crate::db::catalog::get_workspace_template(ctx, t)?
+                        .ok_or_else(|| ApiError::invalid(format!("template: no workspace template named {t:?}")))?,
+                ),
+                None => None,
+            };
+            let pick = |asked: Option<String>, from: Option<&Option<String>>| asked.or_else(|| from.cloned().flatten());
+            let runtime =
+                pick(asked_runtime, tpl.as_ref().map(|t| &t.runtime)).unwrap_or_else(|| DEFAULT_RUNTIME.into());
+            let model = pick(model, tpl.as_ref().map(|t| &t.model));
+            let tier = asked_tier.or(tpl.as_ref().and_then(|t| t.tier)).unwrap_or(DEFAULT_TIER);
+            let new = NewWorkspace {
+                name,
+                role,
+                tier,
+                runtime,
+                parent_id,
+            };
             let row = ws::insert(ctx, new)?;
+            if tpl.is_some() || model.is_some() {
+                let files = tpl.as_ref().map(|t| t.files.clone()).unwrap_or_default();
+                let config = json!({"model": model, "template": template, "files": files});
+                let source = template.as_ref().map_or("api".to_string(), |t| format!("template:{t}"));
+                crate::db::catalog::put_config(ctx, &row.id, &source, &config)?;
+            }
             // The workspace's token lives no longer than the key that made it.
             let expires_at = cap_expiry(ctx, who, None)?;
             let actor = who.actor();
@@ -397,4 +428,19 @@ async fn pause(state: web::Data<AppState>, who: Principal, path: web::Path<Strin
 
 async fn resume(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<HttpResponse> {
     set_paused(state, who, &path, false).await
+}
+
+/// What a template, bundle or org import gave the workspace: prompts,
+/// files, schedules, model, plugins. The agent reads its own; org keys
+/// read it too (it holds no secrets: those live in secrets and channels).
+async fn get_config(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = workspace_id(&path)?;
+    let (source, config) = state
+        .read(move |conn| {
+            who.check_workspace(conn, &id, Need::ReadOrAgent)?;
+            ws::get(conn, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            Ok(crate::db::catalog::get_config(conn, &id)?.unwrap_or_else(|| ("api".into(), json!({}))))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "source": source, "config": config })))
 }

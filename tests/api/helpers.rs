@@ -210,3 +210,56 @@ impl TestApp {
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
+
+/// A fixture directory as a template's files map (relative path → text).
+pub fn fixture_files(dir: &str) -> std::collections::BTreeMap<String, String> {
+    fn walk(root: &std::path::Path, at: &std::path::Path, out: &mut std::collections::BTreeMap<String, String>) {
+        for entry in std::fs::read_dir(at).expect("fixture dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                out.insert(rel, std::fs::read_to_string(&path).expect("fixture file"));
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(dir);
+    let mut out = std::collections::BTreeMap::new();
+    walk(&root, &root, &mut out);
+    out
+}
+
+impl TestApp {
+    /// Registers a plugin over HTTP with one file.
+    pub fn plugin(&self, name: &str) {
+        let r = self.post(
+            "/plugins",
+            &self.admin,
+            json!({"name": name, "version": "1.0.0", "files": {"plugin.yaml": format!("name: {name}\n")}}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+
+    /// Rows in a table, read straight from the database.
+    pub fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        self.state
+            .db
+            .read(move |c| Ok(c.query_row(&sql, [], |r| r.get(0))?))
+            .expect("count")
+    }
+}
+
+impl TestApp {
+    pub fn put_allowlist(&self, names: &[&str]) {
+        let req = self
+            .agent
+            .put(self.url("/org/plugins/allowlist"))
+            .header("Authorization", format!("Bearer {}", self.admin));
+        let r = read(req.send_json(json!({"plugins": names})).expect("PUT"));
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+}

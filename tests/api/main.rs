@@ -10,6 +10,7 @@ mod errors;
 mod examples;
 mod helpers;
 mod keys;
+mod org;
 mod revocation;
 mod roles;
 mod secrets;

@@ -1,0 +1,526 @@
+//! The org template schema (the upstream `org.yaml`), its environment
+//! requirements, and the validated plan an import follows. Pure: no I/O.
+//!
+//! Unknown keys anywhere are ignored. Every error names the node it is
+//! about, as `workspaces[0].children[2] ("dev")`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::channels::Config;
+use crate::model::check_name;
+use crate::org_yaml::{check_relpath, Files};
+
+pub const MAX_WORKSPACES: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EnvReq {
+    Name(String),
+    AnyOf { any_of: Vec<String> },
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct Defaults {
+    pub runtime: Option<String>,
+    pub tier: Option<i64>,
+    pub model: Option<String>,
+    pub plugins: Vec<String>,
+    pub initial_prompt: Option<String>,
+    pub initial_prompt_file: Option<String>,
+    pub idle_prompt: Option<String>,
+    pub idle_prompt_file: Option<String>,
+    pub idle_interval_seconds: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OrgDoc {
+    name: String,
+    description: Option<String>,
+    required_env: Vec<Json>,
+    recommended_env: Vec<Json>,
+    defaults: Defaults,
+    workspaces: Vec<Json>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Schedule {
+    pub name: String,
+    pub cron_expr: String,
+    pub timezone: Option<String>,
+    pub prompt: Option<String>,
+    pub prompt_file: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChannelSpec {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub config: Config,
+    pub allowed_users: Vec<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Canvas {
+    pub x: f64,
+    pub y: f64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NodeDoc {
+    name: String,
+    role: Option<String>,
+    runtime: Option<String>,
+    tier: Option<i64>,
+    model: Option<String>,
+    template: Option<String>,
+    files_dir: Option<String>,
+    system_prompt: Option<String>,
+    system_prompt_file: Option<String>,
+    plugins: Vec<String>,
+    initial_prompt: Option<String>,
+    initial_prompt_file: Option<String>,
+    idle_prompt: Option<String>,
+    idle_prompt_file: Option<String>,
+    idle_interval_seconds: Option<i64>,
+    schedules: Vec<Schedule>,
+    channels: Vec<ChannelSpec>,
+    external: bool,
+    url: Option<String>,
+    canvas: Option<Canvas>,
+    required_env: Vec<Json>,
+    recommended_env: Vec<Json>,
+    children: Vec<Json>,
+}
+
+/// One workspace to create.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedNode {
+    pub path: String,
+    #[serde(skip)]
+    pub parent: Option<usize>,
+    pub name: String,
+    pub role: Option<String>,
+    pub tier: i64,
+    pub runtime: String,
+    pub model: Option<String>,
+    pub template: Option<String>,
+    pub plugins: Vec<String>,
+    /// Prompt files and `files_dir` content, stored with the workspace.
+    #[serde(skip)]
+    pub files: Files,
+    pub idle_interval_seconds: Option<i64>,
+    pub schedules: Vec<Schedule>,
+    #[serde(skip)]
+    pub channels: Vec<ChannelSpec>,
+    pub external: bool,
+    pub url: Option<String>,
+    pub canvas: Option<Canvas>,
+}
+
+impl PlannedNode {
+    pub fn label(&self) -> String {
+        format!("{} ({:?})", self.path, self.name)
+    }
+}
+
+#[derive(Debug)]
+pub struct Plan {
+    pub name: String,
+    pub description: Option<String>,
+    pub required_env: Vec<EnvReq>,
+    pub recommended_env: Vec<EnvReq>,
+    /// Depth-first: every parent comes before its children.
+    pub nodes: Vec<PlannedNode>,
+}
+
+struct Planner<'a> {
+    files: Option<&'a Files>,
+    defaults: Defaults,
+    required: Vec<Json>,
+    recommended: Vec<Json>,
+    nodes: Vec<PlannedNode>,
+}
+
+/// Validates a template document and turns it into a plan. `files` are
+/// the template's files (None for an inline JSON template, which cannot
+/// refer to files).
+pub fn plan(doc: Json, files: Option<&Files>) -> Result<Plan, String> {
+    let doc: OrgDoc = serde_json::from_value(doc).map_err(|e| format!("template: {e}"))?;
+    check_name("name", &doc.name, 255).map_err(|e| format!("template {e}"))?;
+    if doc.workspaces.is_empty() {
+        return Err("template: workspaces must list at least one workspace".into());
+    }
+    let mut p = Planner {
+        files,
+        defaults: doc.defaults,
+        required: doc.required_env,
+        recommended: doc.recommended_env,
+        nodes: Vec::new(),
+    };
+    if let Some(t) = p.defaults.tier {
+        check_tier(t).map_err(|e| format!("defaults.{e}"))?;
+    }
+    for (i, node) in doc.workspaces.into_iter().enumerate() {
+        p.node(node, format!("workspaces[{i}]"), None)?;
+    }
+    let (required_env, recommended_env) = env_requirements(&p.required, &p.recommended);
+    Ok(Plan {
+        name: doc.name,
+        description: doc.description,
+        required_env,
+        recommended_env,
+        nodes: p.nodes,
+    })
+}
+
+fn check_tier(t: i64) -> Result<i64, String> {
+    if (1..=4).contains(&t) {
+        Ok(t)
+    } else {
+        Err("tier must be 1, 2, 3 or 4".into())
+    }
+}
+
+fn check_opt(field: &str, v: &Option<String>, max: usize) -> Result<(), String> {
+    match v {
+        Some(s) => check_name(field, s, max),
+        None => Ok(()),
+    }
+}
+
+pub fn is_plugin_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.len() <= 128
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The defaults' plugins, plus the node's, minus its `!name` / `-name`
+/// opt-outs.
+fn resolve_plugins(defaults: &[String], node: &[String]) -> Result<Vec<String>, String> {
+    let mut set: BTreeSet<String> = BTreeSet::new();
+    for p in defaults {
+        set.insert(p.clone());
+    }
+    for p in node {
+        match p.strip_prefix('!').or_else(|| p.strip_prefix('-')) {
+            Some(out) => {
+                set.remove(out);
+            }
+            None => {
+                set.insert(p.clone());
+            }
+        }
+    }
+    match set.iter().find(|p| !is_plugin_name(p)) {
+        Some(bad) => Err(format!(
+            "plugins: {bad:?} is not a plugin name (^[a-z0-9][a-z0-9._-]{{0,127}}$)"
+        )),
+        None => Ok(set.into_iter().collect()),
+    }
+}
+
+fn cron_ok(expr: &str) -> bool {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    fields.len() == 5
+        && fields.iter().all(|f| {
+            f.chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '*' | '/' | ',' | '-'))
+        })
+}
+
+impl Planner<'_> {
+    /// Reads a prompt: inline text wins, else a file under `base`.
+    fn prompt(&self, inline: &Option<String>, file: &Option<String>, base: &str) -> Result<Option<String>, String> {
+        if let Some(text) = inline.as_ref().filter(|t| !t.is_empty()) {
+            return Ok(Some(text.clone()));
+        }
+        let Some(rel) = file.as_ref().filter(|f| !f.is_empty()) else {
+            return Ok(None);
+        };
+        let files = self
+            .files
+            .ok_or("prompt files need a registered (multi-file) template")?;
+        // check_relpath refuses `..`, so a file ref cannot leave `base`.
+        let path = check_relpath(&if base.is_empty() {
+            rel.clone()
+        } else {
+            format!("{base}/{rel}")
+        })?;
+        files
+            .get(&path)
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| format!("prompt file {path} is not in the template"))
+    }
+
+    fn node(&mut self, raw: Json, path: String, parent: Option<usize>) -> Result<(), String> {
+        let hint = raw.get("name").and_then(Json::as_str).unwrap_or("").to_string();
+        let at = |e: String| format!("{path} ({hint:?}): {e}");
+        let doc: NodeDoc = serde_json::from_value(raw).map_err(|e| at(e.to_string()))?;
+        if self.nodes.len() >= MAX_WORKSPACES {
+            return Err(format!("a template may hold at most {MAX_WORKSPACES} workspaces"));
+        }
+        let d = self.defaults.clone();
+        check_name("name", &doc.name, 255).map_err(at)?;
+        check_opt("role", &doc.role, 1000).map_err(at)?;
+        let runtime = doc
+            .runtime
+            .clone()
+            .or(d.runtime.clone())
+            .unwrap_or_else(|| "langgraph".into());
+        check_name("runtime", &runtime, 100).map_err(at)?;
+        let model = doc.model.clone().or(d.model.clone());
+        check_opt("model", &model, 100).map_err(at)?;
+        check_opt("template", &doc.template, 128).map_err(at)?;
+        let tier = check_tier(doc.tier.or(d.tier).unwrap_or(2)).map_err(at)?;
+        let plugins = resolve_plugins(&d.plugins, &doc.plugins).map_err(at)?;
+
+        let mut files = Files::new();
+        let base = match &doc.files_dir {
+            Some(dir) => {
+                let dir = check_relpath(dir).map_err(at)?;
+                let all = self
+                    .files
+                    .ok_or_else(|| at("files_dir needs a registered (multi-file) template".into()))?;
+                let prefix = format!("{dir}/");
+                for (p, content) in all.range(prefix.clone()..).take_while(|(p, _)| p.starts_with(&prefix)) {
+                    files.insert(format!("files/{}", &p[prefix.len()..]), content.clone());
+                }
+                dir
+            }
+            None => String::new(),
+        };
+        let prompts = [
+            (
+                "system-prompt.md",
+                self.prompt(&doc.system_prompt, &doc.system_prompt_file, &base),
+            ),
+            (
+                "initial-prompt.md",
+                match self.prompt(&doc.initial_prompt, &doc.initial_prompt_file, &base) {
+                    Ok(None) => self.prompt(&d.initial_prompt, &d.initial_prompt_file, ""),
+                    other => other,
+                },
+            ),
+            (
+                "idle-prompt.md",
+                match self.prompt(&doc.idle_prompt, &doc.idle_prompt_file, &base) {
+                    Ok(None) => self.prompt(&d.idle_prompt, &d.idle_prompt_file, ""),
+                    other => other,
+                },
+            ),
+        ];
+        for (name, text) in prompts {
+            if let Some(text) = text.map_err(at)? {
+                files.insert(name.to_string(), text);
+            }
+        }
+        let mut schedules = Vec::new();
+        for (i, mut s) in doc.schedules.into_iter().enumerate() {
+            let sat = |e: String| at(format!("schedules[{i}]: {e}"));
+            check_name("name", &s.name, 200).map_err(sat)?;
+            if !cron_ok(&s.cron_expr) {
+                return Err(sat(format!("cron_expr {:?} must have five fields", s.cron_expr)));
+            }
+            s.prompt = self.prompt(&s.prompt, &s.prompt_file, &base).map_err(sat)?;
+            if s.prompt.is_none() {
+                return Err(sat("prompt or prompt_file is required".into()));
+            }
+            s.prompt_file = None;
+            s.timezone = Some(s.timezone.unwrap_or_else(|| "UTC".into()));
+            s.enabled = Some(s.enabled.unwrap_or(true));
+            schedules.push(s);
+        }
+        self.required.extend(doc.required_env);
+        self.recommended.extend(doc.recommended_env);
+        let index = self.nodes.len();
+        self.nodes.push(PlannedNode {
+            path: path.clone(),
+            parent,
+            name: doc.name,
+            role: doc.role,
+            tier,
+            runtime,
+            model,
+            template: doc.template,
+            plugins,
+            files,
+            idle_interval_seconds: doc.idle_interval_seconds.or(d.idle_interval_seconds),
+            schedules,
+            channels: doc.channels,
+            external: doc.external,
+            url: doc.url,
+            canvas: if parent.is_none() { doc.canvas } else { None },
+        });
+        for (i, child) in doc.children.into_iter().enumerate() {
+            self.node(child, format!("{path}.children[{i}]"), Some(index))?;
+        }
+        Ok(())
+    }
+}
+
+fn env_name_ok(n: &str) -> bool {
+    crate::routes::secrets::check_secret(n, "x").is_ok()
+}
+
+fn parse_env(list: &[Json]) -> Vec<EnvReq> {
+    list.iter()
+        .filter_map(|v| match serde_json::from_value::<EnvReq>(v.clone()).ok()? {
+            EnvReq::Name(n) => env_name_ok(&n).then_some(EnvReq::Name(n)),
+            EnvReq::AnyOf { any_of } => {
+                let mut members: Vec<String> = any_of.into_iter().filter(|n| env_name_ok(n)).collect();
+                members.sort();
+                members.dedup();
+                (!members.is_empty()).then_some(EnvReq::AnyOf { any_of: members })
+            }
+        })
+        .collect()
+}
+
+/// The union of every level's requirements, deduplicated; a strict name
+/// drops any group of its tier that contains it, and anything required is
+/// dropped from the recommendations. Names sorted first, then groups.
+fn env_requirements(required: &[Json], recommended: &[Json]) -> (Vec<EnvReq>, Vec<EnvReq>) {
+    let tidy = |reqs: Vec<EnvReq>, strict_above: &BTreeSet<String>| -> Vec<EnvReq> {
+        let strict: BTreeSet<String> = reqs
+            .iter()
+            .filter_map(|r| match r {
+                EnvReq::Name(n) => Some(n.clone()),
+                EnvReq::AnyOf { .. } => None,
+            })
+            .collect();
+        let mut out: BTreeSet<EnvReq> = BTreeSet::new();
+        for r in reqs {
+            let keep = match &r {
+                EnvReq::Name(n) => !strict_above.contains(n),
+                EnvReq::AnyOf { any_of } => !any_of.iter().any(|m| strict.contains(m) || strict_above.contains(m)),
+            };
+            if keep {
+                out.insert(r);
+            }
+        }
+        out.into_iter().collect()
+    };
+    let required = tidy(parse_env(required), &BTreeSet::new());
+    let strict: BTreeSet<String> = required
+        .iter()
+        .flat_map(|r| match r {
+            EnvReq::Name(n) => vec![n.clone()],
+            EnvReq::AnyOf { .. } => vec![],
+        })
+        .collect();
+    let recommended = tidy(parse_env(recommended), &strict);
+    (required, recommended)
+}
+
+/// The requirements not met by the names present.
+pub fn missing_env(required: &[EnvReq], present: &BTreeSet<String>) -> Vec<EnvReq> {
+    required
+        .iter()
+        .filter(|r| match r {
+            EnvReq::Name(n) => !present.contains(n),
+            EnvReq::AnyOf { any_of } => !any_of.iter().any(|m| present.contains(m)),
+        })
+        .cloned()
+        .collect()
+}
+
+/// `${VAR}` references in a channel config, resolved against `vars`.
+/// Err names the first unresolved variable.
+pub fn resolve_vars(config: &Config, vars: &BTreeMap<String, String>) -> Result<Config, String> {
+    let mut out = Config::new();
+    for (k, v) in config {
+        let mut s = String::new();
+        let mut rest = v.as_str();
+        while let Some(start) = rest.find("${") {
+            s.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find('}').ok_or_else(|| format!("config.{k}: unterminated ${{"))?;
+            let name = &after[..end];
+            let value = vars
+                .get(name)
+                .ok_or_else(|| format!("unresolved ${{{name}}} in config.{k}"))?;
+            s.push_str(value);
+            rest = &after[end + 1..];
+        }
+        s.push_str(rest);
+        out.insert(k.clone(), s);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn env_rules_dedupe_and_let_required_win() {
+        let (req, rec) = env_requirements(
+            &[
+                json!("OPENAI_API_KEY"),
+                json!({"any_of": ["OPENAI_API_KEY", "AZURE_KEY"]}),
+                json!("bad name"),
+                json!({"any_of": ["B", "A"]}),
+            ],
+            &[json!("OPENAI_API_KEY"), json!("SLACK_TOKEN"), json!({"any_of": []})],
+        );
+        assert_eq!(
+            req,
+            vec![
+                EnvReq::Name("OPENAI_API_KEY".into()),
+                EnvReq::AnyOf {
+                    any_of: vec!["A".into(), "B".into()]
+                }
+            ]
+        );
+        assert_eq!(rec, vec![EnvReq::Name("SLACK_TOKEN".into())]);
+        let present: BTreeSet<String> = ["B".to_string()].into();
+        assert_eq!(missing_env(&req, &present), vec![EnvReq::Name("OPENAI_API_KEY".into())]);
+    }
+
+    #[test]
+    fn plugins_union_defaults_and_honour_opt_outs() {
+        let got = resolve_plugins(
+            &["git".into(), "web".into()],
+            &["!web".into(), "search".into(), "-git".into()],
+        )
+        .unwrap();
+        assert_eq!(got, vec!["search".to_string()]);
+        assert!(resolve_plugins(&[], &["Bad Name".into()]).is_err());
+    }
+
+    #[test]
+    fn node_errors_name_the_node() {
+        let doc = json!({"name": "o", "workspaces": [{"name": "a", "children": [{"name": "b", "tier": 9}]}]});
+        let err = plan(doc, None).unwrap_err();
+        assert!(err.starts_with("workspaces[0].children[0] (\"b\"): tier"), "{err}");
+        let doc = json!({"name": "o", "workspaces": [{"name": "a", "system_prompt_file": "p.md"}]});
+        assert!(plan(doc, None).unwrap_err().contains("registered"));
+    }
+
+    #[test]
+    fn variables_resolve_or_are_named() {
+        let vars = BTreeMap::from([("HOOK".to_string(), "https://x".to_string())]);
+        let cfg = Config::from([("webhook_url".to_string(), "${HOOK}/path".to_string())]);
+        assert_eq!(resolve_vars(&cfg, &vars).unwrap()["webhook_url"], "https://x/path");
+        let cfg = Config::from([("bot_token".to_string(), "${MISSING}".to_string())]);
+        assert_eq!(
+            resolve_vars(&cfg, &vars).unwrap_err(),
+            "unresolved ${MISSING} in config.bot_token"
+        );
+    }
+}
