@@ -64,25 +64,35 @@ struct ImportTemplate {
     files: Files,
 }
 
+#[derive(Default)]
+struct TemplateDefaults {
+    runtime: Option<String>,
+    model: Option<String>,
+    tier: Option<i64>,
+    description: Option<String>,
+}
+
 /// Reads the runtime, model, tier and description a template's
 /// `config.yaml` sets (top level, or `runtime_config.model`).
-fn template_defaults(files: &Files) -> Result<(Option<String>, Option<String>, Option<i64>, Option<String>), String> {
+fn template_defaults(files: &Files) -> Result<TemplateDefaults, String> {
     let Some(text) = files.get("config.yaml") else {
-        return Ok((None, None, None, None));
+        return Ok(TemplateDefaults::default());
     };
     let single = Files::from([("config.yaml".to_string(), text.clone())]);
     let doc = crate::org_yaml::expand(&single, "config.yaml")?;
     let s = |v: &Value| v.as_str().map(str::to_string);
     let model = s(&doc["model"]).or_else(|| s(&doc["runtime_config"]["model"]));
     let tier = doc["tier"].as_i64();
-    if let Some(t) = tier {
-        if !(1..=4).contains(&t) {
-            return Err("config.yaml: tier must be 1, 2, 3 or 4".into());
-        }
+    if tier.is_some_and(|t| !(1..=4).contains(&t)) {
+        return Err("config.yaml: tier must be 1, 2, 3 or 4".into());
     }
-    Ok((s(&doc["runtime"]), model, tier, s(&doc["description"])))
+    Ok(TemplateDefaults {
+        runtime: s(&doc["runtime"]),
+        model,
+        tier,
+        description: s(&doc["description"]),
+    })
 }
-
 async fn import_template(
     state: web::Data<AppState>,
     who: Principal,
@@ -96,7 +106,12 @@ async fn import_template(
     }
     // Every path and size is checked before anything is stored.
     let files = check_files(&files).map_err(|e| bad("invalid_template", e))?;
-    let (runtime, model, tier, description) = template_defaults(&files).map_err(|e| bad("invalid_template", e))?;
+    let TemplateDefaults {
+        runtime,
+        model,
+        tier,
+        description,
+    } = template_defaults(&files).map_err(|e| bad("invalid_template", e))?;
     let t = WorkspaceTemplate {
         name: id.clone(),
         description,
