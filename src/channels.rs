@@ -163,18 +163,25 @@ impl Adapter {
     }
 }
 
-/// What an org key sees of a credential: never more than its last four
-/// characters, and only when it is long enough for that to reveal nothing.
+/// What an org key sees of a credential. A URL shows its scheme and host
+/// only (the secret is its path); a token shows its last four characters
+/// only when it is long enough (32+) for that to reveal nothing useful.
 pub fn mask(value: &str) -> String {
+    if let Some((scheme, rest)) = value.split_once("://") {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        return format!("{scheme}://{host}/{MASK}");
+    }
     let n = value.chars().count();
-    if n <= 16 {
-        "••••••••".into()
+    if n < 32 {
+        MASK.into()
     } else {
         let tail: String = value.chars().skip(n - 4).collect();
-        format!("••••••••{tail}")
+        format!("{MASK}{tail}")
     }
 }
 
+/// The marker every mask carries; a value containing it is a mask sent back.
+pub const MASK: &str = "••••••••";
 fn present<'a>(c: &'a Config, key: &str) -> Option<&'a str> {
     c.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
@@ -304,11 +311,16 @@ mod tests {
     }
 
     #[test]
-    fn masks_reveal_at_most_four_characters_of_long_values() {
-        assert_eq!(mask("short"), "••••••••");
+    fn masks_hide_url_paths_and_short_tokens() {
+        assert_eq!(mask("short"), MASK);
+        assert_eq!(mask("xoxb-1234567890-abcdefghijkl"), MASK);
         assert_eq!(
-            mask("https://hooks.slack.com/services/T0/B0/secretXYZW"),
-            "••••••••XYZW"
+            mask("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
+            format!("{MASK}Dsaw")
+        );
+        assert_eq!(
+            mask("https://hooks.slack.com/services/T0/B0/abcd"),
+            format!("https://hooks.slack.com/{MASK}")
         );
     }
 }

@@ -263,13 +263,23 @@ pub fn read_key_file(path: &Path) -> anyhow::Result<[u8; 32]> {
     Ok(out)
 }
 
-/// Writes a key file with mode 0600, durably, refusing to overwrite.
+/// Writes a key file with mode 0600, durably and atomically (a temporary
+/// file renamed into place, so no reader ever sees a half-written key),
+/// refusing to replace an existing one.
 pub fn write_key_file(path: &Path, bytes: &[u8; 32]) -> anyhow::Result<()> {
+    if path.exists() {
+        bail!(
+            "the secrets key file {} already exists; refusing to overwrite it",
+            path.display()
+        );
+    }
+    let tmp = with_suffix(path, ".tmp");
+    let _ = std::fs::remove_file(&tmp);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).with_context(|| {
+    let mut f = opts.open(&tmp).with_context(|| {
         format!(
             "creating the secrets key file {} (--secrets-key-file / MOLECULE_SECRETS_KEY_FILE)",
             path.display()
@@ -277,10 +287,44 @@ pub fn write_key_file(path: &Path, bytes: &[u8; 32]) -> anyhow::Result<()> {
     })?;
     writeln!(f, "{}", hex(bytes))?;
     f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path).with_context(|| format!("moving the new key into {}", path.display()))?;
     sync_dir(path);
     Ok(())
 }
 
+/// An exclusive lock beside the key file, held for a whole rotation so
+/// that no other rotation, and no start-up recovery, touches the key files
+/// meanwhile. Released when dropped.
+pub struct RotationLock(#[allow(dead_code)] std::fs::File);
+
+fn lock_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    let lock = with_suffix(path, ".lock");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(&lock).with_context(|| format!("opening {}", lock.display()))
+}
+
+impl RotationLock {
+    /// Waits for the lock.
+    pub fn acquire(path: &Path) -> anyhow::Result<RotationLock> {
+        let f = lock_file(path)?;
+        f.lock().context("locking the secrets key for rotation")?;
+        Ok(RotationLock(f))
+    }
+
+    /// The lock if nobody holds it; None while a rotation runs.
+    pub fn try_acquire(path: &Path) -> anyhow::Result<Option<RotationLock>> {
+        let f = lock_file(path)?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(RotationLock(f))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e).context("locking the secrets key"),
+        }
+    }
+}
 /// Makes a rename or create in the key file's directory durable.
 pub fn sync_dir(path: &Path) {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -17,7 +17,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::crypto::{self, pending_path, retired_path, Keyring};
+use crate::crypto::{self, pending_path, retired_path, Keyring, RotationLock};
 use crate::db::audit::{self, Actor};
 use crate::db::{channels, secrets, Db, StoreError};
 
@@ -33,8 +33,20 @@ fn rows_under(db: &Db, key_id: &str) -> anyhow::Result<i64> {
     .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Finishes or undoes a rotation that was interrupted.
+/// Finishes or undoes a rotation that was interrupted. A rotation still
+/// running in another process holds the lock: then nothing is touched (the
+/// keyring loads its `.new` key anyway, so every row stays readable).
 pub fn recover(db: &Db, path: &Path) -> anyhow::Result<()> {
+    if !pending_path(path).exists() {
+        return Ok(());
+    }
+    match RotationLock::try_acquire(path)? {
+        Some(_held) => recover_locked(db, path),
+        None => Ok(()),
+    }
+}
+
+fn recover_locked(db: &Db, path: &Path) -> anyhow::Result<()> {
     let pending = pending_path(path);
     if !pending.exists() {
         return Ok(());
@@ -72,7 +84,14 @@ pub struct Rotated {
 }
 
 pub fn rotate(db: &Db, path: &Path, now: i64) -> anyhow::Result<Rotated> {
-    recover(db, path)?;
+    let _held = RotationLock::acquire(path)?;
+    recover_locked(db, path)?;
+    if !path.exists() && rows_sealed(db)? > 0 {
+        anyhow::bail!(
+            "the secrets key file {} is missing while values are sealed under it; restore it first",
+            path.display()
+        );
+    }
     let ring = Keyring::open_or_create(path)?;
     let old_key = ring.current_id();
     let mut bytes = [0u8; 32];
@@ -99,11 +118,46 @@ pub fn rotate(db: &Db, path: &Path, now: i64) -> anyhow::Result<Rotated> {
             return Err(e.context("re-sealing under the new key; nothing was changed"));
         }
     };
-    swap_in(path)?;
+    if let Err(e) = swap_in(path) {
+        // Every row is now under the new key, which must not be lost: put
+        // it in place from memory, whatever state the files are in.
+        let _ = std::fs::remove_file(path);
+        crypto::write_key_file(path, &bytes).context("writing the new key after a failed swap")?;
+        tracing::warn!(error = %e, "the key files were repaired after a failed swap");
+    }
     Ok(Rotated {
         old_key,
         new_key,
         secrets,
         channels,
     })
+}
+
+/// Opens the keyring `serve` uses: finishes an interrupted rotation first,
+/// and refuses to start with a fresh key while values are sealed under a
+/// key file that has gone missing (they could never be opened again).
+pub fn open_keyring(db: &Db, path: &Path, named: bool) -> anyhow::Result<Keyring> {
+    recover(db, path)?;
+    if !path.exists() {
+        let sealed = rows_sealed(db)?;
+        if sealed > 0 {
+            anyhow::bail!(
+                "the secrets key file {} is missing but {sealed} value(s) are sealed under it; restore the file \
+                 (--secrets-key-file / MOLECULE_SECRETS_KEY_FILE) rather than start with a new key",
+                path.display()
+            );
+        }
+    }
+    crypto::open_configured(path, named)
+}
+
+fn rows_sealed(db: &Db) -> anyhow::Result<i64> {
+    db.read(|c| {
+        Ok(c.query_row(
+            "SELECT (SELECT count(*) FROM secrets) + (SELECT count(*) FROM channels)",
+            [],
+            |r| r.get(0),
+        )?)
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -39,8 +39,7 @@ impl Application {
         })?);
         db.load_creds().context("loading credentials")?;
         let (key_path, named) = settings.key_file();
-        crate::rotation::recover(&db, &key_path)?;
-        let keyring = Arc::new(crate::crypto::open_configured(&key_path, named)?);
+        let keyring = Arc::new(crate::rotation::open_keyring(&db, &key_path, named)?);
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("binding {} (--listen / MOLECULE_LISTEN)", settings.listen))?;
         let port = listener.local_addr()?.port();

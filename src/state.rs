@@ -92,9 +92,9 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut WriteCtx, &Principal) -> StoreResult<T> + Send + 'static,
     {
-        let (db, now) = (self.db.clone(), self.now());
+        let (db, clock) = (self.db.clone(), self.clock.clone());
         let run = move || {
-            db.rehearse(now, |ctx| {
+            db.rehearse(&clock, |ctx| {
                 if !who.still_live(ctx, ctx.now)? {
                     return Err(ApiError::unauthorized().into());
                 }
@@ -115,9 +115,9 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut WriteCtx, &Principal) -> StoreResult<T> + Send + 'static,
     {
-        let (db, now) = (self.db.clone(), self.now());
+        let (db, clock) = (self.db.clone(), self.clock.clone());
         let run = move || {
-            db.write(now, |ctx| {
+            db.write(&clock, |ctx| {
                 if !who.still_live(ctx, ctx.now)? {
                     return Err(ApiError::unauthorized().into());
                 }

@@ -104,7 +104,7 @@ pub fn insert(ctx: &WriteCtx, workspace_id: &str, new: NewApproval, ttl_ms: i64)
 pub fn get(conn: &Connection, workspace_id: &str, id: &str) -> StoreResult<Option<ApprovalRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM approvals a JOIN workspaces w ON w.id = a.workspace_id
-         WHERE a.id = ?1 AND a.workspace_id = ?2"
+         WHERE a.id = ?1 AND a.workspace_id = ?2 AND w.deleted_at IS NULL"
     );
     Ok(conn
         .prepare_cached(&sql)?
@@ -173,7 +173,8 @@ pub fn decide(
 ) -> StoreResult<Option<ApprovalRow>> {
     let n = ctx.execute(
         "UPDATE approvals SET status = ?3, decided_by = ?4, decided_at = ?5, note = ?6
-         WHERE id = ?1 AND workspace_id = ?2 AND status = 'pending' AND expires_at > ?5",
+         WHERE id = ?1 AND workspace_id = ?2 AND status = 'pending' AND expires_at > ?5
+           AND workspace_id IN (SELECT id FROM workspaces WHERE deleted_at IS NULL)",
         params![id, workspace_id, status, decided_by, ctx.now, note],
     )?;
     if n == 0 {

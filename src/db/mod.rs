@@ -60,6 +60,25 @@ impl From<ApiError> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The time a write happens at: a fixed instant, or a clock read once the
+/// writer lock is held (so a write that queued behind another is stamped
+/// when it really runs, not when it was asked for).
+pub trait WriteTime {
+    fn read(self) -> i64;
+}
+
+impl WriteTime for i64 {
+    fn read(self) -> i64 {
+        self
+    }
+}
+
+impl WriteTime for &crate::clock::Clock {
+    fn read(self) -> i64 {
+        self.now_ms()
+    }
+}
+
 /// A write transaction plus what it changed.
 pub struct WriteCtx<'a> {
     pub tx: rusqlite::Transaction<'a>,
@@ -155,8 +174,9 @@ impl Db {
     /// a credential, the in-memory map is brought up to date before the
     /// writer lock is released, so the caller's response can only be sent
     /// once the change is visible to every later request.
-    pub fn write<T>(&self, now: i64, f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>) -> StoreResult<T> {
+    pub fn write<T>(&self, now: impl WriteTime, f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = lock(&self.writer);
+        let now = now.read();
         let (out, changed_creds) = {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut ctx = WriteCtx { tx, now, seq: None };
@@ -173,8 +193,9 @@ impl Db {
 
     /// Runs `f` in a write transaction that is always rolled back: a dry
     /// run that follows exactly the code path of the real thing.
-    pub fn rehearse<T>(&self, now: i64, f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>) -> StoreResult<T> {
+    pub fn rehearse<T>(&self, now: impl WriteTime, f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = lock(&self.writer);
+        let now = now.read();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut ctx = WriteCtx { tx, now, seq: None };
         f(&mut ctx)

@@ -21,6 +21,8 @@ const MAX_TASK_ID: usize = 200;
 const MAX_NOTE: usize = 2000;
 const LIST_LIMIT: i64 = 100;
 const PENDING_LIMIT: i64 = 500;
+/// The serialised `context` an approval may carry.
+const MAX_CONTEXT_BYTES: usize = 16 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/approvals/pending").get(list_pending))
@@ -54,16 +56,20 @@ struct RequestApproval {
     context: Map<String, Value>,
 }
 
+/// An optional free-text field: absent or empty is None; otherwise bounded
+/// and free of control characters (newlines and tabs are fine in prose).
 fn optional_text(field: &str, value: Option<String>, max: usize) -> ApiResult<Option<String>> {
-    match value.filter(|v| !v.is_empty()) {
+    match value.filter(|v| !v.trim().is_empty()) {
         None => Ok(None),
         Some(v) if v.chars().count() > max => {
             Err(ApiError::invalid(format!("{field} must be at most {max} characters")))
         }
+        Some(v) if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => Err(ApiError::invalid(format!(
+            "{field} must not contain control characters"
+        ))),
         Some(v) => Ok(Some(v)),
     }
 }
-
 async fn request_approval(
     state: web::Data<AppState>,
     who: Principal,
@@ -79,6 +85,11 @@ async fn request_approval(
         task_id: optional_text("task_id", b.task_id, MAX_TASK_ID)?,
         context: Value::Object(b.context).to_string(),
     };
+    if new.context.len() > MAX_CONTEXT_BYTES {
+        return Err(ApiError::invalid(format!(
+            "context must be at most {MAX_CONTEXT_BYTES} bytes as JSON"
+        )));
+    }
     let ttl = i64::try_from(state.settings.approval_ttl.as_millis()).unwrap_or(i64::MAX);
     let row = state
         .write(who, move |ctx, who| {
@@ -108,7 +119,16 @@ async fn list_approvals(
         })
         .await?;
     let now = state.now();
-    Ok(HttpResponse::Ok().json(rows.iter().map(|a| approval_json(a, now)).collect::<Vec<_>>()))
+    // Lists leave each context out; GET one approval to read it.
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|a| {
+            let mut j = approval_json(a, now);
+            j.as_object_mut().map(|o| o.remove("context"));
+            j
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
 }
 
 async fn get_approval(

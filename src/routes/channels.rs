@@ -72,7 +72,17 @@ async fn list_channels(state: web::Data<AppState>, who: Principal, path: web::Pa
             let full = who.workspace_id() == Some(id.as_str());
             let mut out = Vec::new();
             for row in channels::list(conn, &id)? {
-                out.push(channel_json(&row, &channels::open(&ring, &row)?, full));
+                // One channel whose credentials fail to open must not hide
+                // the others; it is listed with its plain config and the error.
+                match channels::open(&ring, &row) {
+                    Ok(sensitive) => out.push(channel_json(&row, &sensitive, full)),
+                    Err(e) => {
+                        tracing::error!(channel = %row.id, error = %e, "channel credentials failed to decrypt");
+                        let mut j = channel_json(&row, &Config::new(), full);
+                        j["config_error"] = json!("the channel's credentials failed to decrypt");
+                        out.push(j);
+                    }
+                }
             }
             Ok(out)
         })
@@ -215,6 +225,12 @@ async fn patch_channel(
                 .map(|c| c.keys().cloned().collect())
                 .unwrap_or_default();
             for (k, v) in patch.config.unwrap_or_default() {
+                if v.as_deref().is_some_and(|v| v.contains(adapters::MASK)) {
+                    return Err(ApiError::invalid(format!(
+                        "config.{k} holds a masked value; send the real credential, or leave the key out to keep it"
+                    ))
+                    .into());
+                }
                 match v {
                     Some(v) => config.insert(k, v),
                     None => config.remove(&k),

@@ -230,3 +230,44 @@ fn the_pending_list_honours_bindings() {
         "workspace tokens are not admins"
     );
 }
+
+#[test]
+fn contexts_and_texts_are_bounded_and_lists_leave_contexts_out() {
+    let app = spawn_app();
+    let (ws, tok) = app.workspace("w", None);
+    let path = format!("/workspaces/{ws}/approvals");
+    let big = json!({"action": "x", "context": {"blob": "y".repeat(17 * 1024)}});
+    assert_eq!(app.post(&path, &tok, big).status, 400);
+    assert_eq!(
+        app.post(&path, &tok, json!({"action": "x", "reason": "a\u{7}b"}))
+            .status,
+        400
+    );
+    assert_eq!(
+        app.post(&path, &tok, json!({"action": "x", "reason": "line one\nline two"}))
+            .status,
+        201
+    );
+    ask(&app, &ws, &tok, "with context");
+    let list = app.get(&path, &tok);
+    assert!(list.body.as_array().unwrap().iter().all(|a| a.get("context").is_none()));
+}
+
+#[test]
+fn approvals_of_a_deleted_workspace_are_gone() {
+    let app = spawn_app();
+    let (ws, tok) = app.workspace("w", None);
+    let id = ask(&app, &ws, &tok, "x");
+    assert_eq!(app.delete(&format!("/workspaces/{ws}"), &app.admin).status, 200);
+    assert_eq!(
+        app.get(&format!("/workspaces/{ws}/approvals/{id}"), &app.admin).status,
+        404
+    );
+    let r = app.post(
+        &format!("/workspaces/{ws}/approvals/{id}/decide"),
+        &app.admin,
+        json!({"decision": "approved"}),
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(app.get("/approvals/pending", &app.admin).body, json!([]));
+}

@@ -41,7 +41,7 @@ fn org_keys_see_credentials_masked_and_the_agent_sees_them_in_full() {
     );
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["channel_type"], "slack");
-    assert_eq!(r.body["config"]["webhook_url"], "••••••••CRET");
+    assert_eq!(r.body["config"]["webhook_url"], "https://hooks.slack.com/••••••••");
     assert_eq!(r.body["config"]["username"], "bot");
     assert_eq!(r.body["enabled"], true);
     assert_eq!(r.body["allowed_users"], json!(["U1"]));
@@ -137,7 +137,7 @@ fn configs_are_validated_on_create_and_on_patch() {
     assert_eq!(ok.status, 200, "{}", ok.text);
     assert_eq!(ok.body["config"]["username"], "renamed");
     assert_eq!(
-        ok.body["config"]["webhook_url"], "••••••••CRET",
+        ok.body["config"]["webhook_url"], "https://hooks.slack.com/••••••••",
         "a patch keeps what it does not name"
     );
     assert_eq!(ok.body["enabled"], false);
@@ -198,4 +198,50 @@ fn channel_routes_are_scoped_by_workspace() {
     );
     let audit = app.get("/org/audit", &app.admin).text;
     assert!(audit.contains("channel.create") && audit.contains("channel.delete"));
+}
+
+#[test]
+fn a_masked_value_sent_back_is_refused_and_a_broken_channel_does_not_hide_the_others() {
+    let app = spawn_app();
+    let (ws, tok) = app.workspace("w", None);
+    let slack = create(
+        &app,
+        &ws,
+        json!({"channel_type": "slack", "config": {"bot_token": "xoxb-1", "channel_id": "C1"}}),
+    );
+    let masked = slack.body["config"]["bot_token"].as_str().unwrap().to_string();
+    assert!(!masked.contains("xoxb"), "{masked}");
+    let path = format!("/workspaces/{ws}/channels/{}", slack.body["id"].as_str().unwrap());
+    let r = app.patch(&path, &app.admin, json!({"config": {"bot_token": masked}}));
+    assert_eq!(r.status, 400);
+    assert!(r.body["error"].as_str().unwrap().contains("masked value"));
+    let agent = app.get(&format!("/workspaces/{ws}/channels"), &tok);
+    assert_eq!(
+        agent.body[0]["config"]["bot_token"], "xoxb-1",
+        "the credential survived"
+    );
+
+    create(
+        &app,
+        &ws,
+        json!({"channel_type": "discord", "config": {"webhook_url": "https://discord.com/api/webhooks/1/t"}}),
+    );
+    let id = slack.body["id"].as_str().unwrap().to_string();
+    app.state
+        .db
+        .write(app.clock.now_ms(), move |ctx| {
+            Ok(ctx.execute("UPDATE channels SET nonce = zeroblob(24) WHERE id = ?1", [&id])?)
+        })
+        .unwrap();
+    let list = app.get(&format!("/workspaces/{ws}/channels"), &app.admin);
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body.as_array().unwrap().len(), 2);
+    let broken = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel_type"] == "slack")
+        .unwrap();
+    assert!(broken["config_error"].is_string());
 }

@@ -425,3 +425,50 @@ fn a_named_key_file_must_exist_and_be_owner_only() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("chmod 600"), "{err}");
 }
+
+#[test]
+fn a_missing_key_file_is_never_silently_replaced_while_values_are_sealed() {
+    let app = spawn_app();
+    let (ws, _) = app.workspace("w", None);
+    put(&app, &ws, "API_KEY", "x");
+    let data = app.dir.path().join("data");
+    std::fs::rename(data.join("secrets.key"), data.join("moved-away.key")).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_molecule-tenant"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("missing") && err.contains("restore"),
+        "{err}"
+    );
+    assert!(!data.join("secrets.key").exists(), "no new key was made");
+    let o = rotate(&app);
+    assert!(!o.status.success(), "rotation refuses too");
+}
+
+#[test]
+fn recovery_leaves_a_rotation_that_is_still_running_alone() {
+    let app = spawn_app();
+    let data = app.dir.path().join("data");
+    let key_file = data.join("secrets.key");
+    // Another process is mid-rotation: it holds the lock and has written .new.
+    let held = molecule_tenant::crypto::RotationLock::acquire(&key_file).unwrap();
+    std::fs::write(data.join("secrets.key.new"), format!("{}\n", "ef".repeat(32))).unwrap();
+    std::fs::set_permissions(data.join("secrets.key.new"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let dir = app.dir.path().to_path_buf();
+    let other = spawn_with(|s| s.data_dir = dir.join("data"));
+    assert!(
+        data.join("secrets.key.new").exists(),
+        "an in-flight rotation's key is not discarded"
+    );
+    drop(held);
+    drop(other);
+    let after = spawn_with(|s| s.data_dir = dir.join("data"));
+    assert!(
+        !data.join("secrets.key.new").exists(),
+        "once the lock is free, an unused .new is discarded"
+    );
+    drop(after);
+}
