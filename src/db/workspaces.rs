@@ -115,7 +115,7 @@ pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<WorkspaceRow>> {
 pub fn list(conn: &Connection, roots: Option<&[String]>) -> StoreResult<Vec<WorkspaceRow>> {
     let rows = match roots {
         None => {
-            let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE deleted_at IS NULL ORDER BY created_at, id");
+            let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE deleted_at IS NULL ORDER BY created_at, rowid");
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map([], ws_row)?.collect::<Result<Vec<_>, _>>()?;
             rows
@@ -127,7 +127,7 @@ pub fn list(conn: &Connection, roots: Option<&[String]>) -> StoreResult<Vec<Work
                     SELECT id FROM workspaces WHERE deleted_at IS NULL AND id IN ({})
                     UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id
                           WHERE w.deleted_at IS NULL)
-                 SELECT {COLUMNS} FROM workspaces WHERE id IN (SELECT id FROM down) ORDER BY created_at, id",
+                 SELECT {COLUMNS} FROM workspaces WHERE id IN (SELECT id FROM down) ORDER BY created_at, rowid",
                 placeholders(roots.len())
             );
             let mut stmt = conn.prepare(&sql)?;
@@ -144,7 +144,7 @@ pub fn list(conn: &Connection, roots: Option<&[String]>) -> StoreResult<Vec<Work
 /// how many there are in all.
 pub fn children(conn: &Connection, id: &str, limit: i64) -> StoreResult<(Vec<(String, String)>, i64)> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, name FROM workspaces WHERE parent_id = ?1 AND deleted_at IS NULL ORDER BY created_at, id LIMIT ?2",
+        "SELECT id, name FROM workspaces WHERE parent_id = ?1 AND deleted_at IS NULL ORDER BY created_at, rowid LIMIT ?2",
     )?;
     let rows = stmt
         .query_map(params![id, limit], |r| Ok((r.get(0)?, r.get(1)?)))?

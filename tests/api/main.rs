@@ -4,6 +4,7 @@
 mod approvals;
 mod audit;
 mod auth;
+mod catalog;
 mod channels;
 mod cli;
 mod errors;
