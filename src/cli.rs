@@ -31,6 +31,11 @@ pub enum Command {
     /// key, in one transaction (safe to run while `serve` runs; an
     /// interrupted rotation is finished or undone on the next start).
     RotateSecretsKey(RotateArgs),
+    /// Copy the database, consistently, while `serve` runs (SQLite's online
+    /// backup). The secrets key file is not included: back it up separately.
+    Backup(BackupArgs),
+    /// Replace the database with a backup (stop `serve` first).
+    Restore(RestoreArgs),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -57,6 +62,24 @@ pub struct RotateArgs {
     pub data_dir: DataDir,
     #[command(flatten)]
     pub key_file: KeyFile,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The file to write the backup to (must not exist).
+    #[arg(long, env = "MOLECULE_BACKUP_TO")]
+    pub to: PathBuf,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The backup file to restore from.
+    #[arg(long, env = "MOLECULE_RESTORE_FROM")]
+    pub from: PathBuf,
+    #[command(flatten)]
+    pub data_dir: DataDir,
 }
 
 #[derive(Args, Debug)]

@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use serde_json::json;
 
-use crate::cli::{AuditCommand, ListKeysArgs, MintKeyArgs, RevokeKeyArgs, RotateArgs, ServeArgs};
+use crate::cli::{
+    AuditCommand, BackupArgs, ListKeysArgs, MintKeyArgs, RestoreArgs, RevokeKeyArgs, RotateArgs, ServeArgs,
+};
 use crate::clock::{system_now_ms, Clock};
 use crate::db::audit::{self, Actor, Verdict};
 use crate::db::keys::{self, NewKey};
@@ -256,6 +258,25 @@ pub fn rotate_secrets_key(args: RotateArgs) -> anyhow::Result<ExitCode> {
         done.new_key,
         done.old_key,
         crate::crypto::retired_path(&path).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    data_dir::require_db(&args.data_dir.data_dir)?;
+    let bytes = crate::backup::backup(&args.data_dir.data_dir, &args.to)?;
+    eprintln!(
+        "backed up {bytes} bytes to {} (integrity checked); the secrets key file is not in it: back it up separately",
+        args.to.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    let bytes = crate::backup::restore(&args.data_dir.data_dir, &args.from)?;
+    eprintln!(
+        "restored {bytes} bytes into {}; secrets open only with the key file that sealed them",
+        args.data_dir.data_dir.display()
     );
     Ok(ExitCode::SUCCESS)
 }

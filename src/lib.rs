@@ -2,6 +2,7 @@
 //! SQLite. See README.md for the layout.
 
 pub mod auth;
+pub mod backup;
 pub mod channels;
 pub mod cli;
 pub mod clock;

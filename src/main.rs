@@ -12,6 +12,8 @@ fn main() -> ExitCode {
         Command::ListKeys(a) => commands::list_keys(a),
         Command::RevokeKey(a) => commands::revoke_key(a),
         Command::RotateSecretsKey(a) => commands::rotate_secrets_key(a),
+        Command::Backup(a) => commands::backup(a),
+        Command::Restore(a) => commands::restore(a),
         Command::Audit(a) => commands::audit(a),
     };
     result.unwrap_or_else(|e| {

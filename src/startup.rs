@@ -20,6 +20,7 @@ use crate::state::{AppState, Settings};
 use crate::token::TokenKind;
 
 pub struct Application {
+    _serve_lock: std::fs::File,
     port: u16,
     server: Server,
     state: web::Data<AppState>,
@@ -31,6 +32,9 @@ impl Application {
     /// server starts serving when `run_until_stopped` is awaited.
     pub fn build(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
         crate::data_dir::create(&settings.data_dir)?;
+        // Held shared while serving: `restore` needs it exclusively.
+        let serve_lock = crate::backup::serve_lock(&settings.data_dir)?;
+        serve_lock.lock_shared().context("locking the data dir")?;
         let db = Arc::new(Db::open(&settings.data_dir).with_context(|| {
             format!(
                 "opening the database in {} (--data-dir / MOLECULE_DATA_DIR)",
@@ -84,6 +88,7 @@ impl Application {
         .run();
         let flusher = Flusher::start(state.clone().into_inner());
         Ok(Application {
+            _serve_lock: serve_lock,
             port,
             server,
             state,

@@ -4,6 +4,7 @@
 mod approvals;
 mod audit;
 mod auth;
+mod backup;
 mod catalog;
 mod channels;
 mod cli;
