@@ -34,7 +34,6 @@ CREATE TABLE workspaces (
     idle_since        INTEGER,
     deleted_at        INTEGER
 );
-CREATE INDEX workspaces_live ON workspaces (created_at) WHERE deleted_at IS NULL;
 CREATE INDEX workspaces_parent ON workspaces (parent_id) WHERE deleted_at IS NULL;
 
 CREATE TABLE org_keys (

@@ -111,13 +111,31 @@ pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<WorkspaceRow>> {
 }
 
 /// Live workspaces in creation order; with `roots`, only those roots and
-/// their descendants.
+/// their descendants. A page starts after the `after` cursor (a rowid) and
+/// holds at most `limit`; each row comes with its cursor.
 pub fn list(conn: &Connection, roots: Option<&[String]>) -> StoreResult<Vec<WorkspaceRow>> {
+    Ok(list_page(conn, roots, 0, i64::MAX)?
+        .into_iter()
+        .map(|(_, w)| w)
+        .collect())
+}
+
+pub fn list_page(
+    conn: &Connection,
+    roots: Option<&[String]>,
+    after: i64,
+    limit: i64,
+) -> StoreResult<Vec<(i64, WorkspaceRow)>> {
+    let with_cursor = |r: &Row| Ok((r.get::<_, i64>(13)?, ws_row(r)?));
     let rows = match roots {
         None => {
-            let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE deleted_at IS NULL ORDER BY created_at, rowid");
+            let sql = format!(
+                "SELECT {COLUMNS}, rowid FROM workspaces WHERE deleted_at IS NULL AND rowid > ?1 ORDER BY rowid LIMIT ?2"
+            );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([], ws_row)?.collect::<Result<Vec<_>, _>>()?;
+            let rows = stmt
+                .query_map(params![after, limit], with_cursor)?
+                .collect::<Result<Vec<_>, _>>()?;
             rows
         }
         Some([]) => Vec::new(),
@@ -127,24 +145,27 @@ pub fn list(conn: &Connection, roots: Option<&[String]>) -> StoreResult<Vec<Work
                     SELECT id FROM workspaces WHERE deleted_at IS NULL AND id IN ({})
                     UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id
                           WHERE w.deleted_at IS NULL)
-                 SELECT {COLUMNS} FROM workspaces WHERE id IN (SELECT id FROM down) ORDER BY created_at, rowid",
+                 SELECT {COLUMNS}, rowid FROM workspaces WHERE id IN (SELECT id FROM down) AND rowid > ?
+                 ORDER BY rowid LIMIT ?",
                 placeholders(roots.len())
             );
+            let mut values: Vec<rusqlite::types::Value> = roots.iter().map(|r| r.clone().into()).collect();
+            values.push(after.into());
+            values.push(limit.into());
             let mut stmt = conn.prepare(&sql)?;
             let rows = stmt
-                .query_map(params_from_iter(roots), ws_row)?
+                .query_map(params_from_iter(values), with_cursor)?
                 .collect::<Result<Vec<_>, _>>()?;
             rows
         }
     };
     Ok(rows)
 }
-
 /// The live direct children, as (id, name), at most `limit` of them, and
 /// how many there are in all.
 pub fn children(conn: &Connection, id: &str, limit: i64) -> StoreResult<(Vec<(String, String)>, i64)> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, name FROM workspaces WHERE parent_id = ?1 AND deleted_at IS NULL ORDER BY created_at, rowid LIMIT ?2",
+        "SELECT id, name FROM workspaces WHERE parent_id = ?1 AND deleted_at IS NULL ORDER BY rowid LIMIT ?2",
     )?;
     let rows = stmt
         .query_map(params![id, limit], |r| Ok((r.get(0)?, r.get(1)?)))?

@@ -113,15 +113,56 @@ struct CreateWorkspace {
     secrets: BTreeMap<String, String>,
 }
 
-async fn list_workspaces(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpResponse> {
-    let (_, bindings) = who.org_role(Role::ReadOnly)?;
-    let roots = (!bindings.is_empty()).then(|| bindings.to_vec());
-    let rows = state.read(move |conn| ws::list(conn, roots.as_deref())).await?;
-    let now = state.now();
-    let body: Vec<Value> = rows.iter().map(|w| workspace_json(w, now, &state.settings)).collect();
-    Ok(HttpResponse::Ok().json(body))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
 }
 
+const MAX_PAGE: i64 = 1000;
+
+/// Without `limit`, every workspace (the guide's plain array). With it, a
+/// page; the next one is named by `X-Next-Cursor` and a `Link` header.
+async fn list_workspaces(
+    state: web::Data<AppState>,
+    who: Principal,
+    q: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let (_, bindings) = who.org_role(Role::ReadOnly)?;
+    let roots = (!bindings.is_empty()).then(|| bindings.to_vec());
+    if q.limit.is_some_and(|l| !(1..=MAX_PAGE).contains(&l)) {
+        return Err(ApiError::invalid(format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    let after = match &q.cursor {
+        None => 0,
+        Some(c) => c
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::invalid("cursor: not a cursor this server gave out"))?,
+    };
+    let limit = q.limit.unwrap_or(i64::MAX);
+    let rows = state
+        .read(move |conn| ws::list_page(conn, roots.as_deref(), after, limit))
+        .await?;
+    let now = state.now();
+    let body: Vec<Value> = rows
+        .iter()
+        .map(|(_, w)| workspace_json(w, now, &state.settings))
+        .collect();
+    let mut res = HttpResponse::Ok();
+    if let (Some(limit), Some((cursor, _))) = (q.limit, rows.last()) {
+        if rows.len() as i64 == limit {
+            res.insert_header(("X-Next-Cursor", cursor.to_string()));
+            res.insert_header((
+                "Link",
+                format!("</workspaces?limit={limit}&cursor={cursor}>; rel=\"next\""),
+            ));
+        }
+    }
+    Ok(res.json(body))
+}
 async fn create_workspace(
     state: web::Data<AppState>,
     who: Principal,

@@ -19,6 +19,7 @@ pub struct Resp {
     pub body: Value,
     pub text: String,
     pub www_authenticate: Option<String>,
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 impl Resp {
@@ -85,11 +86,12 @@ impl Drop for TestApp {
 
 fn read(mut res: ureq::http::Response<ureq::Body>) -> Resp {
     let status = res.status().as_u16();
-    let www_authenticate = res
+    let headers: std::collections::BTreeMap<String, String> = res
         .headers()
-        .get("www-authenticate")
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let www_authenticate = headers.get("www-authenticate").cloned();
     let text = res.body_mut().read_to_string().unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
     Resp {
@@ -97,9 +99,9 @@ fn read(mut res: ureq::http::Response<ureq::Body>) -> Resp {
         body,
         text,
         www_authenticate,
+        headers,
     }
 }
-
 impl TestApp {
     /// Inserts a key through the storage layer, exactly as `mint-key` does.
     pub fn seed_key(&self, name: &str, role: Role, workspaces: &[&str], expires_at: Option<i64>) -> String {

@@ -387,3 +387,45 @@ fn a_huge_subtree_is_deleted_whole_and_its_confirmation_stays_small() {
         401
     );
 }
+
+#[test]
+fn the_list_pages_with_limit_and_cursor() {
+    let app = spawn_app();
+    for i in 0..5 {
+        app.workspace(&format!("w{i}"), None);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/workspaces?limit=2".to_string();
+    loop {
+        let page = app.get(&path, &app.admin);
+        assert_eq!(page.status, 200, "{}", page.text);
+        seen.extend(
+            page.body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w["name"].as_str().unwrap().to_string()),
+        );
+        match page.headers.get("x-next-cursor") {
+            Some(c) => {
+                assert!(page.headers["link"].contains("rel=\"next\""));
+                path = format!("/workspaces?limit=2&cursor={c}");
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec!["w0", "w1", "w2", "w3", "w4"]);
+    let all = app.get("/workspaces", &app.admin);
+    assert_eq!(all.body.as_array().unwrap().len(), 5);
+    assert!(!all.headers.contains_key("x-next-cursor"));
+    for bad in [
+        "?limit=0",
+        "?limit=1001",
+        "?cursor=abc",
+        "?cursor=-4",
+        "?limit=x",
+        "?page=2",
+    ] {
+        assert_eq!(app.get(&format!("/workspaces{bad}"), &app.admin).status, 400, "{bad}");
+    }
+}
