@@ -144,6 +144,8 @@ CREATE TABLE org_templates (
     dir         TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
     files       TEXT NOT NULL,
+    -- the listing (name, counts, env), computed once at registration
+    summary     TEXT NOT NULL,
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
 );

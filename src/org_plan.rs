@@ -14,6 +14,10 @@ use crate::model::check_name;
 use crate::org_yaml::{check_relpath, Files};
 
 pub const MAX_WORKSPACES: usize = 1000;
+/// Bytes of files and prompts all planned workspaces may carry in all
+/// (`files_dir` content is copied into each workspace that names it).
+pub const MAX_PLAN_BYTES: usize = 16 * 1024 * 1024;
+const MAX_FILLED_BYTES: usize = 8192;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -149,6 +153,7 @@ struct Planner<'a> {
     required: Vec<Json>,
     recommended: Vec<Json>,
     nodes: Vec<PlannedNode>,
+    bytes: usize,
 }
 
 /// Validates a template document and turns it into a plan. `files` are
@@ -166,6 +171,7 @@ pub fn plan(doc: Json, files: Option<&Files>) -> Result<Plan, String> {
         required: doc.required_env,
         recommended: doc.recommended_env,
         nodes: Vec::new(),
+        bytes: 0,
     };
     if let Some(t) = p.defaults.tier {
         check_tier(t).map_err(|e| format!("defaults.{e}"))?;
@@ -344,6 +350,16 @@ impl Planner<'_> {
             s.enabled = Some(s.enabled.unwrap_or(true));
             schedules.push(s);
         }
+        self.bytes += files.values().map(String::len).sum::<usize>()
+            + schedules
+                .iter()
+                .map(|s| s.prompt.as_ref().map_or(0, String::len))
+                .sum::<usize>();
+        if self.bytes > MAX_PLAN_BYTES {
+            return Err(format!(
+                "the planned workspaces would carry more than {MAX_PLAN_BYTES} bytes of files and prompts"
+            ));
+        }
         self.required.extend(doc.required_env);
         self.recommended.extend(doc.recommended_env);
         let index = self.nodes.len();
@@ -457,6 +473,11 @@ pub fn resolve_vars(config: &Config, vars: &BTreeMap<String, String>) -> Result<
             rest = &after[end + 1..];
         }
         s.push_str(rest);
+        if s.len() > MAX_FILLED_BYTES {
+            return Err(format!(
+                "config.{k} is longer than {MAX_FILLED_BYTES} bytes once filled"
+            ));
+        }
         out.insert(k.clone(), s);
     }
     Ok(out)

@@ -9,8 +9,10 @@
 
 use std::collections::BTreeMap;
 
+use std::cell::Cell;
+
+use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 use serde_json::{Map, Number, Value as Json};
-use yaml_serde::Value as Yaml;
 
 pub type Files = BTreeMap<String, String>;
 
@@ -21,7 +23,11 @@ pub const MAX_TOTAL_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 /// Values in the expanded document, all includes counted.
 pub const MAX_EXPANDED_NODES: usize = 100_000;
+/// Bytes of text in the expanded document, all includes counted.
+pub const MAX_EXPANDED_BYTES: usize = 8 * 1024 * 1024;
+/// Nesting within one file, and across a chain of includes.
 const MAX_NESTING: usize = 64;
+const MAX_TOTAL_NESTING: usize = 128;
 
 /// Normalises a path inside a template: relative, `/`-separated, no `.`
 /// or `..` segments, no empty segments, no backslashes or control chars.
@@ -93,29 +99,167 @@ pub fn resolve(from: &str, rel: &str) -> Result<String, String> {
     check_relpath(&parts.join("/")).map_err(|e| format!("{from}: include {rel:?}: {e}"))
 }
 
+/// What the expanded document may hold in all: values, and bytes of
+/// strings. Charged while parsing, so an alias that replays a large value
+/// thousands of times is stopped as it replays, long before it is built.
+struct Budget {
+    nodes: Cell<usize>,
+    bytes: Cell<usize>,
+}
+
+impl Budget {
+    fn charge(&self, nodes: usize, bytes: usize) -> Result<(), String> {
+        self.nodes.set(self.nodes.get() + nodes);
+        self.bytes.set(self.bytes.get() + bytes);
+        if self.nodes.get() > MAX_EXPANDED_NODES {
+            return Err(format!("the expanded template exceeds {MAX_EXPANDED_NODES} values"));
+        }
+        if self.bytes.get() > MAX_EXPANDED_BYTES {
+            return Err(format!(
+                "the expanded template exceeds {MAX_EXPANDED_BYTES} bytes of text"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A parsed YAML node, before includes are resolved.
+#[derive(Clone)]
+enum Raw {
+    Json(Json),
+    Seq(Vec<Raw>),
+    Map(Vec<(String, Raw)>),
+    Tagged(String, Box<Raw>),
+}
+
+/// Deserialises one YAML document into `Raw`, charging the budget for
+/// every value as it is visited and refusing deep nesting.
+struct Seed<'b> {
+    budget: &'b Budget,
+    depth: usize,
+}
+
+impl<'b> Seed<'b> {
+    fn child(&self) -> Seed<'b> {
+        Seed {
+            budget: self.budget,
+            depth: self.depth + 1,
+        }
+    }
+
+    fn scalar<E: de::Error>(&self, v: Json, bytes: usize) -> Result<Raw, E> {
+        self.budget.charge(1, bytes).map_err(E::custom)?;
+        Ok(Raw::Json(v))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
+    type Value = Raw;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
+        if self.depth > MAX_NESTING {
+            return Err(de::Error::custom(format!("nested deeper than {MAX_NESTING} levels")));
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_> {
+    type Value = Raw;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a YAML value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Raw, E> {
+        self.scalar(Json::Bool(v), 0)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Raw, E> {
+        self.scalar(Json::Number(v.into()), 0)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
+        self.scalar(Json::Number(v.into()), 0)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Raw, E> {
+        let n = Number::from_f64(v).ok_or_else(|| E::custom(format!("{v} is not a usable number")))?;
+        self.scalar(Json::Number(n), 0)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Raw, E> {
+        self.budget.charge(1, v.len()).map_err(E::custom)?;
+        Ok(Raw::Json(Json::String(v.to_string())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Raw, E> {
+        self.budget.charge(1, v.len()).map_err(E::custom)?;
+        Ok(Raw::Json(Json::String(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Raw, E> {
+        self.scalar(Json::Null, 0)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Raw, E> {
+        self.scalar(Json::Null, 0)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
+        self.deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+        self.budget.charge(1, 0).map_err(de::Error::custom)?;
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(self.child())? {
+            out.push(v);
+        }
+        Ok(Raw::Seq(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+        self.budget.charge(1, 0).map_err(de::Error::custom)?;
+        let mut out = Vec::new();
+        while let Some(key) = map.next_key_seed(self.child())? {
+            let key = match key {
+                Raw::Json(Json::String(s)) => s,
+                Raw::Json(j @ (Json::Number(_) | Json::Bool(_))) => j.to_string(),
+                _ => return Err(de::Error::custom("mapping keys must be scalars")),
+            };
+            let value = map.next_value_seed(self.child())?;
+            out.push((key, value));
+        }
+        Ok(Raw::Map(out))
+    }
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Raw, A::Error> {
+        // A tagged node: the tag arrives as the variant name.
+        let (tag, variant) = data.variant::<String>()?;
+        self.budget.charge(1, tag.len()).map_err(de::Error::custom)?;
+        let value = variant.newtype_variant_seed(self.child())?;
+        Ok(Raw::Tagged(
+            format!("!{}", tag.trim_start_matches('!')),
+            Box::new(value),
+        ))
+    }
+}
+
 struct Expander<'a> {
     files: &'a Files,
     stack: Vec<String>,
-    nodes: usize,
+    budget: Budget,
+    /// Each file is parsed once, however often it is included.
+    parsed: BTreeMap<String, Raw>,
 }
 
 /// Parses `entry` and everything it includes into one JSON value.
 pub fn expand(files: &Files, entry: &str) -> Result<Json, String> {
+    let budget = Budget {
+        nodes: Cell::new(0),
+        bytes: Cell::new(0),
+    };
     let mut ex = Expander {
         files,
         stack: Vec::new(),
-        nodes: 0,
+        budget,
+        parsed: BTreeMap::new(),
     };
-    ex.file(entry)
+    ex.file(entry, 0)
 }
 
 impl Expander<'_> {
-    fn file(&mut self, path: &str) -> Result<Json, String> {
-        if self.stack.iter().any(|p| p == path) {
-            return Err(format!("include cycle: {} -> {path}", self.stack.join(" -> ")));
-        }
-        if self.stack.len() > MAX_INCLUDE_DEPTH {
-            return Err(format!("includes nest deeper than {MAX_INCLUDE_DEPTH} (at {path})"));
+    fn parse(&mut self, path: &str) -> Result<Raw, String> {
+        if let Some(raw) = self.parsed.get(path) {
+            return Ok(raw.clone());
         }
         let text = self.files.get(path).ok_or_else(|| match self.stack.last() {
             Some(from) => format!("{from}: included file {path} is not in the template"),
@@ -124,73 +268,75 @@ impl Expander<'_> {
         if text.len() > MAX_FILE_BYTES {
             return Err(format!("{path}: at most {MAX_FILE_BYTES} bytes"));
         }
-        let yaml: Yaml = yaml_serde::from_str(text).map_err(|e| format!("{path}: invalid YAML: {e}"))?;
+        let de = yaml_serde::Deserializer::from_str(text);
+        let raw = Seed {
+            budget: &self.budget,
+            depth: 0,
+        }
+        .deserialize(de)
+        .map_err(|e| format!("{path}: invalid YAML: {e}"))?;
+        self.parsed.insert(path.to_string(), raw.clone());
+        Ok(raw)
+    }
+
+    fn file(&mut self, path: &str, depth: usize) -> Result<Json, String> {
+        if self.stack.iter().any(|p| p == path) {
+            return Err(format!("include cycle: {} -> {path}", self.stack.join(" -> ")));
+        }
+        if self.stack.len() > MAX_INCLUDE_DEPTH {
+            return Err(format!("includes nest deeper than {MAX_INCLUDE_DEPTH} (at {path})"));
+        }
+        let raw = self.parse(path)?;
         self.stack.push(path.to_string());
-        let out = self.value(yaml, path, 0);
+        let out = self.value(raw, path, depth);
         self.stack.pop();
         out
     }
 
-    fn value(&mut self, v: Yaml, path: &str, depth: usize) -> Result<Json, String> {
-        self.nodes += 1;
-        if self.nodes > MAX_EXPANDED_NODES {
-            return Err(format!("the expanded template exceeds {MAX_EXPANDED_NODES} values"));
-        }
-        if depth > MAX_NESTING {
-            return Err(format!("{path}: nested deeper than {MAX_NESTING} levels"));
+    /// Resolves includes. `depth` counts nesting across files, so a chain
+    /// of includes cannot nest deeper than one file may.
+    fn value(&mut self, v: Raw, path: &str, depth: usize) -> Result<Json, String> {
+        if depth > MAX_TOTAL_NESTING {
+            return Err(format!(
+                "{path}: nested deeper than {MAX_TOTAL_NESTING} levels across includes"
+            ));
         }
         Ok(match v {
-            Yaml::Null => Json::Null,
-            Yaml::Bool(b) => Json::Bool(b),
-            Yaml::Number(n) => number(&n).ok_or_else(|| format!("{path}: {n} is not a usable number"))?,
-            Yaml::String(s) => Json::String(s),
-            Yaml::Sequence(items) => Json::Array(
+            Raw::Json(j) => j,
+            Raw::Seq(items) => Json::Array(
                 items
                     .into_iter()
                     .map(|i| self.value(i, path, depth + 1))
                     .collect::<Result<_, _>>()?,
             ),
-            Yaml::Mapping(m) => {
+            Raw::Map(entries) => {
                 let mut out = Map::new();
-                for (k, v) in m {
-                    let key = match k {
-                        Yaml::String(s) => s,
-                        Yaml::Number(n) => n.to_string(),
-                        Yaml::Bool(b) => b.to_string(),
-                        _ => return Err(format!("{path}: mapping keys must be scalars")),
-                    };
+                for (k, v) in entries {
                     let v = self.value(v, path, depth + 1)?;
-                    out.insert(key, v);
+                    out.insert(k, v);
                 }
                 Json::Object(out)
             }
-            Yaml::Tagged(t) => {
-                let tag = t.tag.to_string();
-                match (tag.as_str(), t.value) {
-                    ("!include", Yaml::String(rel)) => {
-                        let target = resolve(path, &rel)?;
-                        self.file(&target)?
-                    }
-                    ("!include", _) => return Err(format!("{path}: !include takes a relative file path")),
-                    // `- !name` in a plugin list is an opt-out written
-                    // without quotes: keep it as the string "!name".
-                    (_, Yaml::Null) => Json::String(tag),
-                    (_, Yaml::String(s)) if s.is_empty() => Json::String(tag),
-                    // Any other tag: keep the value, drop the tag.
-                    (_, inner) => self.value(inner, path, depth + 1)?,
+            Raw::Tagged(tag, inner) => match (tag.as_str(), *inner) {
+                ("!include", Raw::Json(Json::String(rel))) => {
+                    let target = resolve(path, &rel)?;
+                    // Re-charge what the included file holds: each inclusion
+                    // counts, so including a big file many times cannot
+                    // amplify past the budget.
+                    self.budget
+                        .charge(1, self.files.get(&target).map_or(0, String::len))
+                        .map_err(|e| format!("{path}: {e}"))?;
+                    self.file(&target, depth + 1)?
                 }
-            }
+                ("!include", _) => return Err(format!("{path}: !include takes a relative file path")),
+                // `- !name` in a plugin list is an opt-out written without
+                // quotes: keep it as the string "!name".
+                (_, Raw::Json(Json::Null)) => Json::String(tag),
+                (_, Raw::Json(Json::String(s))) if s.is_empty() => Json::String(tag),
+                // Any other tag: keep the value, drop the tag.
+                (_, inner) => self.value(inner, path, depth + 1)?,
+            },
         })
-    }
-}
-
-fn number(n: &yaml_serde::Number) -> Option<Json> {
-    if let Some(i) = n.as_i64() {
-        Some(Json::Number(i.into()))
-    } else if let Some(u) = n.as_u64() {
-        Some(Json::Number(u.into()))
-    } else {
-        n.as_f64().and_then(Number::from_f64).map(Json::Number)
     }
 }
 
@@ -275,6 +421,37 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[test]
+    fn an_alias_replaying_a_large_value_is_stopped_as_it_replays() {
+        let started = std::time::Instant::now();
+        let big = "x".repeat(500_000);
+        let refs = vec!["*a"; 14_000].join(",");
+        let doc = format!("name: o\nworkspaces: [{{name: a}}]\na: &a {big}\nb: [{refs}]\n");
+        let err = expand(&files(&[("org.yaml", &doc)]), ENTRY).unwrap_err();
+        assert!(err.contains("bytes of text"), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn nesting_is_bounded_across_includes() {
+        let mut f = Files::new();
+        let level = |next: &str| format!("x: {}!include {next}{}\n", "[".repeat(30), "]".repeat(30));
+        f.insert("org.yaml".into(), level("f1.yaml"));
+        for i in 1..12 {
+            f.insert(
+                format!("f{i}.yaml"),
+                level(&format!("f{}.yaml", i + 1)).replacen("x: ", "", 1),
+            );
+        }
+        f.insert("f12.yaml".into(), "end\n".into());
+        let err = expand(&f, ENTRY).unwrap_err();
+        assert!(err.contains("across includes"), "{err}");
     }
 
     #[test]

@@ -25,13 +25,21 @@ pub struct OrgTemplateRow {
     pub dir: String,
     pub name: String,
     pub files: Files,
+    pub summary: Value,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 /// Stores a template; `replace` decides what happens when `dir` is taken.
 /// Returns whether one was replaced.
-pub fn put_org_template(ctx: &WriteCtx, dir: &str, name: &str, files: &Files, replace: bool) -> StoreResult<bool> {
+pub fn put_org_template(
+    ctx: &WriteCtx,
+    dir: &str,
+    name: &str,
+    files: &Files,
+    summary: &Value,
+    replace: bool,
+) -> StoreResult<bool> {
     let exists = get_org_template(ctx, dir)?.is_some();
     if exists && !replace {
         return Err(ApiError::conflict(
@@ -42,9 +50,9 @@ pub fn put_org_template(ctx: &WriteCtx, dir: &str, name: &str, files: &Files, re
         .into());
     }
     ctx.execute(
-        "INSERT INTO org_templates (dir, name, files, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-         ON CONFLICT (dir) DO UPDATE SET name = ?2, files = ?3, updated_at = ?4",
-        params![dir, name, to_json(files)?, ctx.now],
+        "INSERT INTO org_templates (dir, name, files, summary, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (dir) DO UPDATE SET name = ?2, files = ?3, summary = ?4, updated_at = ?5",
+        params![dir, name, to_json(files)?, summary.to_string(), ctx.now],
     )?;
     Ok(exists)
 }
@@ -52,37 +60,32 @@ pub fn put_org_template(ctx: &WriteCtx, dir: &str, name: &str, files: &Files, re
 pub fn get_org_template(conn: &Connection, dir: &str) -> StoreResult<Option<OrgTemplateRow>> {
     Ok(conn
         .query_row(
-            "SELECT dir, name, files, created_at, updated_at FROM org_templates WHERE dir = ?1",
+            "SELECT dir, name, files, summary, created_at, updated_at FROM org_templates WHERE dir = ?1",
             [dir],
             |r| {
                 Ok(OrgTemplateRow {
                     dir: r.get(0)?,
                     name: r.get(1)?,
                     files: files_of(r.get(2)?),
-                    created_at: r.get(3)?,
-                    updated_at: r.get(4)?,
+                    summary: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or(Value::Null),
+                    created_at: r.get(4)?,
+                    updated_at: r.get(5)?,
                 })
             },
         )
         .optional()?)
 }
 
-pub fn list_org_templates(conn: &Connection) -> StoreResult<Vec<OrgTemplateRow>> {
-    let mut stmt = conn.prepare("SELECT dir, name, files, created_at, updated_at FROM org_templates ORDER BY dir")?;
+/// The stored summaries of every template, by dir (no files are read).
+pub fn list_org_templates(conn: &Connection) -> StoreResult<Vec<Value>> {
+    let mut stmt = conn.prepare("SELECT summary FROM org_templates ORDER BY dir")?;
     let rows = stmt
         .query_map([], |r| {
-            Ok(OrgTemplateRow {
-                dir: r.get(0)?,
-                name: r.get(1)?,
-                files: files_of(r.get(2)?),
-                created_at: r.get(3)?,
-                updated_at: r.get(4)?,
-            })
+            Ok(serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or(Value::Null))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
-
 pub fn delete_org_template(ctx: &WriteCtx, dir: &str) -> StoreResult<bool> {
     Ok(ctx.execute("DELETE FROM org_templates WHERE dir = ?1", [dir])? == 1)
 }

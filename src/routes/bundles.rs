@@ -18,7 +18,8 @@ use crate::org_yaml::{check_relpath, Files};
 use crate::state::AppState;
 
 const MAX_NODES: usize = 1000;
-const MAX_DEPTH: usize = 32;
+/// As deep as workspaces may nest, so an export is never cut short.
+const MAX_DEPTH: usize = crate::db::workspaces::MAX_DEPTH as usize;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let big = || super::json_config(crate::org_yaml::MAX_TOTAL_BYTES + 256 * 1024);
@@ -90,8 +91,14 @@ fn check(b: &Bundle, path: &str, depth: usize, count: &mut usize) -> Result<(), 
         }
     }
     for p in b.prompts.keys() {
-        check_relpath(p).map_err(at)?;
+        let p = check_relpath(p).map_err(at)?;
+        // Those names belong to skills and the system prompt; a prompt
+        // under them would not survive export and import unchanged.
+        if p == "system-prompt.md" || p.starts_with("skills/") {
+            return Err(at(format!("prompt {p:?}: skills/ and system-prompt.md are reserved")));
+        }
     }
+    check_name("runtime", &runtime_of(b), 100).map_err(at)?;
     for (i, child) in b.sub_workspaces.iter().enumerate() {
         check(child, &format!("{path}.sub_workspaces[{i}]"), depth + 1, count)?;
     }
@@ -241,10 +248,24 @@ fn export(conn: &rusqlite::Connection, id: &str, depth: usize) -> StoreResult<Bu
             b.prompts.insert(path, content);
         }
     }
-    if depth < MAX_DEPTH {
-        for (child, _) in ws::children(conn, id, MAX_NODES as i64)?.0 {
-            b.sub_workspaces.push(export(conn, &child, depth + 1)?);
+    for s in skill_meta {
+        if !b.skills.iter().any(|k| k.id == s.id) {
+            b.skills.push(Skill {
+                files: Files::new(),
+                ..s
+            });
         }
+    }
+    let (children, total) = ws::children(conn, id, MAX_NODES as i64)?;
+    if total > children.len() as i64 || (depth >= MAX_DEPTH && total > 0) {
+        return Err(ApiError::invalid(format!(
+            "{:?} holds more than a bundle can (at most {MAX_NODES} workspaces, {MAX_DEPTH} deep)",
+            w.name
+        ))
+        .into());
+    }
+    for (child, _) in children {
+        b.sub_workspaces.push(export(conn, &child, depth + 1)?);
     }
     Ok(b)
 }

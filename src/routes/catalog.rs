@@ -86,6 +86,16 @@ fn template_defaults(files: &Files) -> Result<TemplateDefaults, String> {
     if tier.is_some_and(|t| !(1..=4).contains(&t)) {
         return Err("config.yaml: tier must be 1, 2, 3 or 4".into());
     }
+    // The same rules as POST /workspaces: these become workspace fields.
+    for (field, value, max) in [
+        ("runtime", s(&doc["runtime"]), 100),
+        ("model", model.clone(), 100),
+        ("description", s(&doc["description"]), 1000),
+    ] {
+        if let Some(v) = value {
+            check_name(field, &v, max).map_err(|e| format!("config.yaml: {e}"))?;
+        }
+    }
     Ok(TemplateDefaults {
         runtime: s(&doc["runtime"]),
         model,

@@ -19,10 +19,10 @@ use crate::auth::Principal;
 use crate::crypto::Keyring;
 use crate::db::secrets::{self, GLOBAL};
 use crate::db::workspaces::{self as ws, NewWorkspace};
-use crate::db::{audit, catalog, tokens, StoreResult, WriteCtx};
+use crate::db::{audit, catalog, tokens, StoreError, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{rfc3339, Role};
-use crate::org_plan::{self, missing_env, resolve_vars, Plan};
+use crate::org_plan::{self, missing_env, resolve_vars, Plan, PlannedNode};
 use crate::org_yaml::{self, Files, ENTRY};
 use crate::state::AppState;
 
@@ -154,9 +154,10 @@ async fn register_template(
         return Err(ApiError::invalid("the template's name must contain a letter or digit"));
     }
     let (replace, dir2, name2) = (query.replace, dir.clone(), plan.name.clone());
+    let listing = summary(&dir, &plan);
     let replaced = state
         .write(who, move |ctx, who| {
-            let replaced = catalog::put_org_template(ctx, &dir2, &name2, &files, replace)?;
+            let replaced = catalog::put_org_template(ctx, &dir2, &name2, &files, &listing, replace)?;
             let detail = json!({"name": name2, "files": files.len(), "replaced": replaced});
             audit::append(ctx, &who.actor(), "org_template.register", Some(&dir2), detail)?;
             Ok(replaced)
@@ -169,18 +170,9 @@ async fn register_template(
 
 async fn list_templates(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpResponse> {
     who.org_wide(Role::ReadOnly)?;
+    // Summaries were computed at registration: listing parses nothing.
     let rows = state.read(catalog::list_org_templates).await?;
-    let out = web::block(move || {
-        rows.into_iter()
-            .filter_map(|t| {
-                let plan = org_yaml::expand(&t.files, ENTRY).and_then(|d| org_plan::plan(d, Some(&t.files)));
-                plan.ok().map(|p| summary(&t.dir, &p))
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("blocking pool: {e}")))?;
-    Ok(HttpResponse::Ok().json(out))
+    Ok(HttpResponse::Ok().json(rows))
 }
 
 async fn get_template(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -383,92 +375,28 @@ fn run_import(ctx: &mut WriteCtx, who: &Principal, ring: &Keyring, plan: &Plan, 
     let mut created = Vec::new();
     let mut planned = Vec::new();
     let (mut channel_count, mut skipped_count) = (0, 0);
+    let env = ImportEnv {
+        who,
+        ring,
+        known_plugins: &known_plugins,
+        vars: &vars,
+        source: &source,
+    };
     for node in &plan.nodes {
-        // Refusals keep their status with the node named; anything else
-        // (a database fault) is a 500 that names the node but no internals.
-        let at = |e: crate::db::StoreError| -> crate::db::StoreError {
-            match e {
-                crate::db::StoreError::Api(a) => {
-                    ApiError::new(a.status, a.code, format!("{}: {}", node.label(), a.message)).into()
-                }
-                other => {
-                    tracing::error!(node = %node.label(), error = %other, "org import failed");
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        format!("internal error while creating {}; nothing was imported", node.label()),
-                    )
-                    .into()
-                }
-            }
-        };
         let parent_id = node.parent.map(|i| ids[i].clone());
-        let new = NewWorkspace {
-            name: node.name.clone(),
-            role: node.role.clone(),
-            tier: node.tier,
-            runtime: node.runtime.clone(),
-            parent_id: parent_id.clone(),
-        };
-        let row = ws::insert(ctx, new).map_err(at)?;
-        let (tok, token) = tokens::insert(ctx, &row.id, &actor.name, cap_expiry(ctx, who, None)?)?;
-        for p in node.plugins.iter().filter(|p| known_plugins.contains(*p)) {
-            catalog::install_plugin(ctx, &row.id, p, &format!("local://{p}"), &actor.name)?;
-        }
-        let config = json!({
-            "model": node.model, "template": node.template, "plugins": node.plugins, "files": node.files,
-            "schedules": node.schedules, "idle_interval_seconds": node.idle_interval_seconds,
-            "external": node.external, "url": node.url, "canvas": node.canvas,
-        });
-        catalog::put_config(ctx, &row.id, &source, &config)?;
-        audit::append(
-            ctx,
-            &actor,
-            "workspace.create",
-            Some(&row.id),
-            json!({"name": row.name, "parent_id": row.parent_id, "tier": row.tier, "runtime": row.runtime,
-                   "token_id": tok.id, "token_prefix": tok.prefix, "source": source}),
-        )?;
-        let (mut made, mut skipped) = (Vec::new(), Vec::new());
-        let mut seen = BTreeSet::new();
-        for spec in &node.channels {
-            let verdict = (|| {
-                let adapter =
-                    crate::channels::find(&spec.kind).ok_or_else(|| format!("unknown channel type {:?}", spec.kind))?;
-                if !seen.insert(spec.kind.clone()) {
-                    return Err(format!("a second {} channel on one workspace", spec.kind));
-                }
-                let config = resolve_vars(&spec.config, &vars)?;
-                adapter.validate(&config)?;
-                check_users(&spec.allowed_users).map_err(|e| e.message)?;
-                Ok((adapter, config))
-            })();
-            match verdict {
-                Ok((adapter, config)) => {
-                    let new = NewChannel {
-                        adapter,
-                        config: &config,
-                        enabled: spec.enabled.unwrap_or(true),
-                        allowed_users: spec.allowed_users.clone(),
-                    };
-                    create_in(ctx, ring, who, &row.id, new)?;
-                    made.push(spec.kind.clone());
-                }
-                Err(reason) => skipped.push(json!({"workspace": row.name, "type": spec.kind, "reason": reason})),
-            }
-        }
-        channel_count += made.len();
-        skipped_count += skipped.len();
+        let made = create_node(ctx, &env, node, parent_id).map_err(|e| name_node(e, node))?;
+        channel_count += made.channels.len();
+        skipped_count += made.skipped.len();
         planned.push(json!({
-            "path": node.path, "name": row.name, "tier": row.tier, "runtime": row.runtime,
+            "path": node.path, "name": made.row.name, "tier": made.row.tier, "runtime": made.row.runtime,
             "parent": node.parent.map(|i| plan.nodes[i].path.clone()), "plugins": node.plugins,
-            "channels": made, "channels_skipped": skipped,
+            "channels": made.channels, "channels_skipped": made.skipped,
         }));
         created.push(json!({
-            "id": row.id, "name": row.name, "tier": row.tier, "parent_id": row.parent_id,
-            "auth_token": token, "channels": made, "channels_skipped": skipped,
+            "id": made.row.id, "name": made.row.name, "tier": made.row.tier, "parent_id": made.row.parent_id,
+            "auth_token": made.token, "channels": made.channels, "channels_skipped": made.skipped,
         }));
-        ids.push(row.id);
+        ids.push(made.row.id);
     }
     let detail = json!({
         "org": plan.name, "mode": format!("{:?}", opts.mode).to_lowercase(), "created": ids.len(),
@@ -485,5 +413,119 @@ fn run_import(ctx: &mut WriteCtx, who: &Principal, ring: &Keyring, plan: &Plan, 
     Ok(Outcome {
         plan: plan_json,
         result,
+    })
+}
+
+/// Refusals keep their status with the node named; a busy database stays a
+/// 503; anything else (a database fault) is a 500 that names the node but
+/// shows no internals.
+fn name_node(e: StoreError, node: &PlannedNode) -> StoreError {
+    match e {
+        StoreError::Api(a) => ApiError::new(a.status, a.code, format!("{}: {}", node.label(), a.message)).into(),
+        StoreError::Busy => StoreError::Busy,
+        other => {
+            tracing::error!(node = %node.label(), error = %other, "org import failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("internal error while creating {}; nothing was imported", node.label()),
+            )
+            .into()
+        }
+    }
+}
+
+/// What every node of one import shares.
+struct ImportEnv<'a> {
+    who: &'a Principal,
+    ring: &'a Keyring,
+    known_plugins: &'a BTreeSet<String>,
+    vars: &'a BTreeMap<String, String>,
+    source: &'a str,
+}
+
+struct MadeNode {
+    row: crate::db::workspaces::WorkspaceRow,
+    token: String,
+    channels: Vec<String>,
+    skipped: Vec<Json>,
+}
+
+/// Creates one planned workspace: row, token, plugins, config, channels,
+/// and its audit entry.
+fn create_node(
+    ctx: &mut WriteCtx,
+    env: &ImportEnv,
+    node: &PlannedNode,
+    parent_id: Option<String>,
+) -> StoreResult<MadeNode> {
+    let actor = env.who.actor();
+    let new = NewWorkspace {
+        name: node.name.clone(),
+        role: node.role.clone(),
+        tier: node.tier,
+        runtime: node.runtime.clone(),
+        parent_id,
+    };
+    let row = ws::insert(ctx, new)?;
+    let (tok, token) = tokens::insert(ctx, &row.id, &actor.name, cap_expiry(ctx, env.who, None)?)?;
+    let plugins: Vec<&String> = node.plugins.iter().filter(|p| env.known_plugins.contains(*p)).collect();
+    for p in &plugins {
+        catalog::install_plugin(ctx, &row.id, p, &format!("local://{p}"), &actor.name)?;
+    }
+    let config = json!({
+        "model": node.model, "template": node.template, "plugins": node.plugins, "files": node.files,
+        "schedules": node.schedules, "idle_interval_seconds": node.idle_interval_seconds,
+        "external": node.external, "url": node.url, "canvas": node.canvas,
+    });
+    catalog::put_config(ctx, &row.id, env.source, &config)?;
+    let detail = json!({
+        "name": row.name, "parent_id": row.parent_id, "tier": row.tier, "runtime": row.runtime,
+        "token_id": tok.id, "token_prefix": tok.prefix, "source": env.source, "plugins_installed": plugins,
+    });
+    audit::append(ctx, &actor, "workspace.create", Some(&row.id), detail)?;
+    let (mut channels, mut skipped) = (Vec::new(), Vec::new());
+    let mut seen = BTreeSet::new();
+    for spec in &node.channels {
+        let verdict = (|| {
+            let adapter =
+                crate::channels::find(&spec.kind).ok_or_else(|| format!("unknown channel type {:?}", spec.kind))?;
+            if !seen.insert(spec.kind.clone()) {
+                return Err(format!("a second {} channel on one workspace", spec.kind));
+            }
+            // Global secrets may fill only credential fields, which are
+            // sealed and masked; a plain field would show them to any key.
+            if let Some((k, _)) = spec
+                .config
+                .iter()
+                .find(|(k, v)| v.contains("${") && !adapter.is_sensitive(k))
+            {
+                return Err(format!("config.{k}: ${{VAR}} may only fill credential fields"));
+            }
+            let config = resolve_vars(&spec.config, env.vars)?;
+            adapter.validate(&config)?;
+            check_users(&spec.allowed_users).map_err(|e| e.message)?;
+            Ok((adapter, config))
+        })();
+        match verdict {
+            Ok((adapter, config)) => {
+                let enabled = spec.enabled.unwrap_or(true);
+                let new = NewChannel {
+                    adapter,
+                    config: &config,
+                    enabled,
+                    allowed_users: spec.allowed_users.clone(),
+                };
+                create_in(ctx, env.ring, env.who, &row.id, new)?;
+                channels.push(spec.kind.clone());
+            }
+            Err(reason) => skipped.push(json!({"workspace": row.name, "type": spec.kind, "reason": reason})),
+        }
+    }
+    Ok(MadeNode {
+        row,
+        token,
+        channels,
+        skipped,
     })
 }

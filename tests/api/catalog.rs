@@ -307,3 +307,23 @@ fn a_bad_bundle_changes_nothing() {
         404
     );
 }
+
+#[test]
+fn template_and_bundle_fields_get_the_workspace_rules() {
+    let app = spawn_app();
+    let bad = json!({"name": "t", "files": {"config.yaml": "runtime: \"bell\\u0007\"\n"}});
+    let r = app.post("/templates/import", &app.admin, bad);
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.body["error"].as_str().unwrap().contains("runtime"));
+    for prompts in [json!({"system-prompt.md": "x"}), json!({"skills/foo/a.md": "x"})] {
+        let r = app.post("/bundles/import", &app.admin, json!({"name": "b", "prompts": prompts}));
+        assert_eq!((r.status, r.code()), (400, "invalid_bundle"), "{}", r.text);
+    }
+    let r = app.post(
+        "/bundles/import",
+        &app.admin,
+        json!({"name": "b", "runtime": "x".repeat(101)}),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(app.count("workspaces"), 0);
+}

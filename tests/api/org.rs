@@ -436,3 +436,43 @@ fn only_unbound_admin_keys_import_or_register() {
     let r = app.post("/org/import", &app.admin, json!({}));
     assert_eq!(r.status, 400);
 }
+
+#[test]
+fn global_secrets_fill_only_credential_fields_of_imported_channels() {
+    let app = spawn_app();
+    app.post(
+        "/settings/secrets",
+        &app.admin,
+        json!({"key": "OPENAI_API_KEY", "value": "sk-never-in-a-plain-field"}),
+    );
+    let yaml = "name: Leak\nworkspaces:\n  - name: a\n    channels:\n      - type: slack\n        config:\n          webhook_url: https://hooks.slack.com/services/x\n          username: ${OPENAI_API_KEY}\n";
+    let r = app.post("/org/import", &app.admin, json!({"yaml": yaml}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let skipped = &r.body["workspaces"][0]["channels_skipped"][0];
+    assert!(
+        skipped["reason"]
+            .as_str()
+            .unwrap()
+            .contains("only fill credential fields"),
+        "{skipped}"
+    );
+    assert!(!r.text.contains("sk-never"));
+    assert!(!crate::helpers::contains(&app.db_bytes(), "sk-never-in-a-plain-field"));
+}
+
+#[test]
+fn files_copied_into_every_workspace_are_budgeted() {
+    let app = spawn_app();
+    let nodes: String = (0..20)
+        .map(|i| format!("  - name: n{i}\n    files_dir: big\n"))
+        .collect();
+    let files =
+        json!({"org.yaml": format!("name: Heavy\nworkspaces:\n{nodes}"), "big/blob.md": "b".repeat(1024 * 1024)});
+    let r = app.post("/org/templates", &app.admin, json!({"name": "heavy", "files": files}));
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["error"].as_str().unwrap().contains("bytes of files and prompts"),
+        "{}",
+        r.text
+    );
+}
