@@ -166,8 +166,8 @@ impl Adapter {
 /// What an org key sees of a credential. A URL shows its scheme and host
 /// only (the secret is its path); a token shows its last four characters
 /// only when it is long enough (32+) for that to reveal nothing useful.
-pub fn mask(value: &str) -> String {
-    if let Some((scheme, rest)) = value.split_once("://") {
+pub fn mask(key: &str, value: &str) -> String {
+    if let Some((scheme, rest)) = value.split_once("://").filter(|_| key.ends_with("url")) {
         let host = rest.split(['/', '?', '#']).next().unwrap_or("");
         return format!("{scheme}://{host}/{MASK}");
     }
@@ -312,14 +312,19 @@ mod tests {
 
     #[test]
     fn masks_hide_url_paths_and_short_tokens() {
-        assert_eq!(mask("short"), MASK);
-        assert_eq!(mask("xoxb-1234567890-abcdefghijkl"), MASK);
+        assert_eq!(mask("bot_token", "short"), MASK);
+        assert_eq!(mask("bot_token", "xoxb-1234567890-abcdefghijkl"), MASK);
         assert_eq!(
-            mask("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
+            mask("verify_token", "x://the-whole-secret"),
+            MASK,
+            "only URL fields show a host"
+        );
+        assert_eq!(
+            mask("bot_token", "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
             format!("{MASK}Dsaw")
         );
         assert_eq!(
-            mask("https://hooks.slack.com/services/T0/B0/abcd"),
+            mask("webhook_url", "https://hooks.slack.com/services/T0/B0/abcd"),
             format!("https://hooks.slack.com/{MASK}")
         );
     }

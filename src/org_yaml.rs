@@ -237,8 +237,9 @@ struct Expander<'a> {
     files: &'a Files,
     stack: Vec<String>,
     budget: Budget,
-    /// Each file is parsed once, however often it is included.
-    parsed: BTreeMap<String, Raw>,
+    /// Each file is parsed once, however often it is included; with what
+    /// it cost, charged again for every further inclusion.
+    parsed: BTreeMap<String, (Raw, usize, usize)>,
 }
 
 /// Parses `entry` and everything it includes into one JSON value.
@@ -258,9 +259,12 @@ pub fn expand(files: &Files, entry: &str) -> Result<Json, String> {
 
 impl Expander<'_> {
     fn parse(&mut self, path: &str) -> Result<Raw, String> {
-        if let Some(raw) = self.parsed.get(path) {
-            return Ok(raw.clone());
+        if let Some((raw, nodes, bytes)) = self.parsed.get(path) {
+            let raw = raw.clone();
+            self.budget.charge(*nodes, *bytes).map_err(|e| format!("{path}: {e}"))?;
+            return Ok(raw);
         }
+        let (nodes_before, bytes_before) = (self.budget.nodes.get(), self.budget.bytes.get());
         let text = self.files.get(path).ok_or_else(|| match self.stack.last() {
             Some(from) => format!("{from}: included file {path} is not in the template"),
             None => format!("the template has no {path}"),
@@ -275,7 +279,11 @@ impl Expander<'_> {
         }
         .deserialize(de)
         .map_err(|e| format!("{path}: invalid YAML: {e}"))?;
-        self.parsed.insert(path.to_string(), raw.clone());
+        let cost = (
+            self.budget.nodes.get() - nodes_before,
+            self.budget.bytes.get() - bytes_before,
+        );
+        self.parsed.insert(path.to_string(), (raw.clone(), cost.0, cost.1));
         Ok(raw)
     }
 
@@ -320,12 +328,7 @@ impl Expander<'_> {
             Raw::Tagged(tag, inner) => match (tag.as_str(), *inner) {
                 ("!include", Raw::Json(Json::String(rel))) => {
                     let target = resolve(path, &rel)?;
-                    // Re-charge what the included file holds: each inclusion
-                    // counts, so including a big file many times cannot
-                    // amplify past the budget.
-                    self.budget
-                        .charge(1, self.files.get(&target).map_or(0, String::len))
-                        .map_err(|e| format!("{path}: {e}"))?;
+                    // parse() charges the file's full cost on every inclusion.
                     self.file(&target, depth + 1)?
                 }
                 ("!include", _) => return Err(format!("{path}: !include takes a relative file path")),

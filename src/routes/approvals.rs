@@ -64,9 +64,9 @@ fn optional_text(field: &str, value: Option<String>, max: usize) -> ApiResult<Op
         Some(v) if v.chars().count() > max => {
             Err(ApiError::invalid(format!("{field} must be at most {max} characters")))
         }
-        Some(v) if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => Err(ApiError::invalid(format!(
-            "{field} must not contain control characters"
-        ))),
+        Some(v) if v.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) => Err(ApiError::invalid(
+            format!("{field} must not contain control characters"),
+        )),
         Some(v) => Ok(Some(v)),
     }
 }

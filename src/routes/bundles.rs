@@ -59,7 +59,7 @@ pub struct Bundle {
 /// Checks a bundle tree before anything is written; errors name the node.
 fn check(b: &Bundle, path: &str, depth: usize, count: &mut usize) -> Result<(), String> {
     *count += 1;
-    if *count > MAX_NODES || depth > MAX_DEPTH {
+    if *count > MAX_NODES || depth >= MAX_DEPTH {
         return Err(format!(
             "a bundle may hold at most {MAX_NODES} workspaces, {MAX_DEPTH} deep"
         ));
@@ -207,8 +207,9 @@ async fn import_bundle(state: web::Data<AppState>, who: Principal, body: web::Js
 
 /// Rebuilds a workspace's bundle from what is stored: its fields, its
 /// config's files (system prompt, prompts, skills) and its live children.
-fn export(conn: &rusqlite::Connection, id: &str, depth: usize) -> StoreResult<Bundle> {
+fn export(conn: &rusqlite::Connection, id: &str, depth: usize, count: &mut usize) -> StoreResult<Bundle> {
     let w = ws::get(conn, id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+    *count += 1;
     let config = catalog::get_config(conn, id)?.map(|(_, c)| c).unwrap_or(Value::Null);
     let files: Files = serde_json::from_value(config["files"].clone()).unwrap_or_default();
     let meta = &config["bundle"];
@@ -257,7 +258,7 @@ fn export(conn: &rusqlite::Connection, id: &str, depth: usize) -> StoreResult<Bu
         }
     }
     let (children, total) = ws::children(conn, id, MAX_NODES as i64)?;
-    if total > children.len() as i64 || (depth >= MAX_DEPTH && total > 0) {
+    if total > children.len() as i64 || (depth + 1 >= MAX_DEPTH && total > 0) || *count > MAX_NODES {
         return Err(ApiError::invalid(format!(
             "{:?} holds more than a bundle can (at most {MAX_NODES} workspaces, {MAX_DEPTH} deep)",
             w.name
@@ -265,7 +266,7 @@ fn export(conn: &rusqlite::Connection, id: &str, depth: usize) -> StoreResult<Bu
         .into());
     }
     for (child, _) in children {
-        b.sub_workspaces.push(export(conn, &child, depth + 1)?);
+        b.sub_workspaces.push(export(conn, &child, depth + 1, count)?);
     }
     Ok(b)
 }
@@ -275,7 +276,7 @@ async fn export_bundle(state: web::Data<AppState>, who: Principal, path: web::Pa
     let bundle = state
         .read(move |conn| {
             who.check_workspace(conn, &id, Need::Read)?;
-            export(conn, &id, 0)
+            export(conn, &id, 0, &mut 0)
         })
         .await?;
     Ok(HttpResponse::Ok().json(bundle))

@@ -133,6 +133,10 @@ async fn import_template(
     };
     state
         .write(who, move |ctx, who| {
+            let t = WorkspaceTemplate {
+                created_at: ctx.now,
+                ..t
+            };
             catalog::insert_workspace_template(ctx, &t)?;
             audit::append(
                 ctx,
@@ -222,6 +226,10 @@ async fn register_plugin(
     let body = plugin_json(&p);
     state
         .write(who, move |ctx, who| {
+            let p = Plugin {
+                created_at: ctx.now,
+                ..p
+            };
             catalog::insert_plugin(ctx, &p)?;
             audit::append(
                 ctx,
@@ -367,8 +375,15 @@ async fn install(
     state
         .write(who, move |ctx, who| {
             who.check_workspace(ctx, &id, Need::Write)?;
-            ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            let workspace = ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
             let plugin = catalog::check_installable(ctx, &name)?;
+            if !plugin.runtimes.is_empty() && !plugin.runtimes.iter().any(|r| same_runtime(r, &workspace.runtime)) {
+                return Err(ApiError::invalid(format!(
+                    "plugin {name:?} supports runtimes {:?}; this workspace runs {:?}",
+                    plugin.runtimes, workspace.runtime
+                ))
+                .into());
+            }
             if let Some(want) = &sha256 {
                 if !want.eq_ignore_ascii_case(&plugin.sha256) {
                     return Err(ApiError::new(
@@ -419,6 +434,7 @@ async fn uninstall(
     state
         .write(who, move |ctx, who| {
             who.check_workspace(ctx, &id, Need::Write)?;
+            ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
             if !catalog::uninstall_plugin(ctx, &id, &name)? {
                 return Err(ApiError::not_found("installed plugin").into());
             }
@@ -449,7 +465,8 @@ async fn download(
             if !installed {
                 return Err(ApiError::not_found("installed plugin").into());
             }
-            catalog::get_plugin(conn, &name)?.ok_or_else(|| ApiError::not_found("plugin").into())
+            // Taken off the allowlist since install: no longer served.
+            catalog::check_installable(conn, &name)
         })
         .await?;
     Ok(HttpResponse::Ok().json(json!({

@@ -44,7 +44,7 @@ async fn list_adapters(_who: Principal) -> HttpResponse {
 fn channel_json(row: &ChannelRow, sensitive: &Config, full: bool) -> Value {
     let mut config: BTreeMap<&str, String> = row.plain.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     for (k, v) in sensitive {
-        config.insert(k, if full { v.clone() } else { adapters::mask(v) });
+        config.insert(k, if full { v.clone() } else { adapters::mask(k, v) });
     }
     json!({
         "id": row.id, "workspace_id": row.workspace_id, "channel_type": row.kind, "config": config,

@@ -264,6 +264,12 @@ async fn import(
             opts,
         )
     } else {
+        if !req.query_string().is_empty() {
+            // Ignoring ?dry_run=true here would run a real import.
+            return Err(ApiError::invalid(
+                "with a JSON body, give mode, dry_run and force in the body, not the query string",
+            ));
+        }
         let b: ImportJson = json_body(&body)?;
         let opts = Options {
             mode: b.mode,
@@ -473,8 +479,22 @@ fn create_node(
     for p in &plugins {
         catalog::install_plugin(ctx, &row.id, p, &format!("local://{p}"), &actor.name)?;
     }
+    // A workspace template under the node supplies its files and model;
+    // what the org template gives the node wins.
+    let (mut files, mut model) = (crate::org_yaml::Files::new(), node.model.clone());
+    if let Some(t) = node
+        .template
+        .as_ref()
+        .map(|t| catalog::get_workspace_template(ctx, t))
+        .transpose()?
+        .flatten()
+    {
+        files = t.files;
+        model = model.or(t.model);
+    }
+    files.extend(node.files.clone());
     let config = json!({
-        "model": node.model, "template": node.template, "plugins": node.plugins, "files": node.files,
+        "model": model, "template": node.template, "plugins": node.plugins, "files": files,
         "schedules": node.schedules, "idle_interval_seconds": node.idle_interval_seconds,
         "external": node.external, "url": node.url, "canvas": node.canvas,
     });

@@ -129,7 +129,15 @@ fn plugins_register_install_pin_and_download() {
         json!({"schemes": ["local"]})
     );
 
-    let (ws, tok) = app.workspace("w", None);
+    let w = app.post(
+        "/workspaces",
+        &app.admin,
+        json!({"name": "w", "runtime": "claude-code"}),
+    );
+    let (ws, tok) = (
+        w.body["id"].as_str().unwrap().to_string(),
+        w.body["auth_token"].as_str().unwrap().to_string(),
+    );
     let path = format!("/workspaces/{ws}/plugins");
     let r = app.post(&path, &app.admin, json!({"source": "github://owner/repo"}));
     assert_eq!(r.status, 400);
@@ -326,4 +334,31 @@ fn template_and_bundle_fields_get_the_workspace_rules() {
     );
     assert_eq!(r.status, 400);
     assert_eq!(app.count("workspaces"), 0);
+}
+
+#[test]
+fn installs_check_the_runtime_and_downloads_recheck_the_allowlist() {
+    let app = spawn_app();
+    let r = app.post(
+        "/plugins",
+        &app.admin,
+        json!({"name": "codex-only", "version": "1", "runtimes": ["codex"], "files": {"a": "b"}}),
+    );
+    assert_eq!(r.status, 201);
+    app.plugin("general");
+    let (ws, tok) = app.workspace("w", None);
+    let path = format!("/workspaces/{ws}/plugins");
+    let r = app.post(&path, &app.admin, json!({"source": "codex-only"}));
+    assert_eq!(r.status, 400);
+    assert!(r.body["error"].as_str().unwrap().contains("runtimes"), "{}", r.text);
+    assert_eq!(app.post(&path, &app.admin, json!({"source": "general"})).status, 200);
+    assert_eq!(app.get(&format!("{path}/general/download"), &tok).status, 200);
+    app.put_allowlist(&["something-else"]);
+    assert_eq!(
+        app.get(&format!("{path}/general/download"), &tok).status,
+        403,
+        "no longer served once disallowed"
+    );
+    assert_eq!(app.delete(&format!("/workspaces/{ws}"), &app.admin).status, 200);
+    assert_eq!(app.delete(&format!("{path}/general"), &app.admin).status, 404);
 }

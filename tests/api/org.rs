@@ -476,3 +476,16 @@ fn files_copied_into_every_workspace_are_budgeted() {
         r.text
     );
 }
+
+#[test]
+fn query_options_with_a_json_body_are_refused_not_ignored() {
+    let app = spawn_app();
+    let r = app.post(
+        "/org/import?dry_run=true",
+        &app.admin,
+        json!({"yaml": "name: x\nworkspaces: [{name: a}]\n"}),
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.body["error"].as_str().unwrap().contains("in the body"));
+    assert_eq!(app.count("workspaces"), 0, "no real import ran");
+}
