@@ -5,7 +5,7 @@
 
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 
-use super::{placeholders, StoreResult, WriteCtx};
+use super::{StoreResult, WriteCtx};
 use crate::error::ApiError;
 use crate::model::new_id;
 
@@ -136,12 +136,8 @@ pub fn list_pending(
     let scope = match roots {
         None => String::new(),
         Some(r) => format!(
-            "AND a.workspace_id IN (
-                WITH RECURSIVE down(id) AS (
-                    SELECT id FROM workspaces WHERE deleted_at IS NULL AND id IN ({})
-                    UNION SELECT w2.id FROM workspaces w2 JOIN down ON w2.parent_id = down.id WHERE w2.deleted_at IS NULL)
-                SELECT id FROM down)",
-            placeholders(r.len())
+            "AND a.workspace_id IN ({} SELECT id FROM down)",
+            super::workspaces::subtrees(r.len())
         ),
     };
     let sql = format!(

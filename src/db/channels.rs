@@ -3,6 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::workspaces::SUBTREE;
 use super::{StoreError, StoreResult, WriteCtx};
 use crate::channels::Config;
 use crate::crypto::{Keyring, Sealed};
@@ -144,10 +145,10 @@ pub fn delete(ctx: &WriteCtx, workspace_id: &str, id: &str) -> StoreResult<bool>
 /// Removes the channels of a workspace and its live descendants.
 pub fn delete_subtree(ctx: &WriteCtx, root: &str) -> StoreResult<usize> {
     Ok(ctx.execute(
-        "WITH RECURSIVE down(id) AS (
-            SELECT id FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
-            UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)
-         DELETE FROM channels WHERE workspace_id IN (SELECT id FROM down)",
+        &format!(
+            "{SUBTREE}
+         DELETE FROM channels WHERE workspace_id IN (SELECT id FROM down)"
+        ),
         [root],
     )?)
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection};
 
+use super::workspaces::SUBTREE;
 use super::{StoreError, StoreResult, WriteCtx};
 use crate::crypto::{Keyring, Sealed};
 
@@ -127,10 +128,10 @@ pub fn open_scope(conn: &Connection, ring: &Keyring, scope: &str) -> StoreResult
 /// delete: no secret outlives its workspace at rest).
 pub fn delete_subtree(ctx: &WriteCtx, root: &str) -> StoreResult<usize> {
     Ok(ctx.execute(
-        "WITH RECURSIVE down(id) AS (
-            SELECT id FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
-            UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)
-         DELETE FROM secrets WHERE scope IN (SELECT id FROM down)",
+        &format!(
+            "{SUBTREE}
+         DELETE FROM secrets WHERE scope IN (SELECT id FROM down)"
+        ),
         [root],
     )?)
 }

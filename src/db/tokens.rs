@@ -3,6 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::workspaces::SUBTREE;
 use super::{StoreResult, WriteCtx};
 use crate::creds::{CredChange, CredKind, Credential};
 use crate::error::ApiError;
@@ -129,11 +130,11 @@ pub fn revoke(ctx: &mut WriteCtx, workspace_id: &str, token_id: &str) -> StoreRe
 pub fn revoke_subtree(ctx: &mut WriteCtx, root: &str) -> StoreResult<usize> {
     let seq = ctx.cred_seq()?;
     Ok(ctx.execute(
-        "WITH RECURSIVE down(id) AS (
-            SELECT id FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
-            UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)
+        &format!(
+            "{SUBTREE}
          UPDATE workspace_tokens SET revoked_at = ?2, seq = ?3
-         WHERE revoked_at IS NULL AND workspace_id IN (SELECT id FROM down)",
+         WHERE revoked_at IS NULL AND workspace_id IN (SELECT id FROM down)"
+        ),
         params![root, ctx.now, seq],
     )?)
 }

@@ -23,6 +23,22 @@ pub struct WorkspaceRow {
     pub idle_since: Option<i64>,
 }
 
+/// `down(id)`: the workspace `?1` and all its live descendants. `UNION`
+/// (not `UNION ALL`) ends the walk even on a corrupt, cyclic tree.
+pub const SUBTREE: &str = "WITH RECURSIVE down(id) AS (
+    SELECT id FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
+    UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)";
+
+/// `down(id)`: every live workspace under `n` roots given as parameters.
+pub fn subtrees(n: usize) -> String {
+    format!(
+        "WITH RECURSIVE down(id) AS (
+            SELECT id FROM workspaces WHERE deleted_at IS NULL AND id IN ({})
+            UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)",
+        placeholders(n)
+    )
+}
+
 /// How deep the tree may grow. Bounds every ancestor walk.
 pub const MAX_DEPTH: i64 = 64;
 
@@ -141,13 +157,9 @@ pub fn list_page(
         Some([]) => Vec::new(),
         Some(roots) => {
             let sql = format!(
-                "WITH RECURSIVE down(id) AS (
-                    SELECT id FROM workspaces WHERE deleted_at IS NULL AND id IN ({})
-                    UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id
-                          WHERE w.deleted_at IS NULL)
-                 SELECT {COLUMNS}, rowid FROM workspaces WHERE id IN (SELECT id FROM down) AND rowid > ?
+                "{} SELECT {COLUMNS}, rowid FROM workspaces WHERE id IN (SELECT id FROM down) AND rowid > ?
                  ORDER BY rowid LIMIT ?",
-                placeholders(roots.len())
+                subtrees(roots.len())
             );
             let mut values: Vec<rusqlite::types::Value> = roots.iter().map(|r| r.clone().into()).collect();
             values.push(after.into());
@@ -180,12 +192,10 @@ pub fn children(conn: &Connection, id: &str, limit: i64) -> StoreResult<(Vec<(St
 /// The workspace and all its live descendants. `UNION` (not `UNION ALL`)
 /// makes the walk terminate even on a corrupt, cyclic tree.
 pub fn subtree(conn: &Connection, id: &str) -> StoreResult<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
-        "WITH RECURSIVE down(id) AS (
-            SELECT id FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
-            UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)
-         SELECT id FROM down",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SUBTREE}
+         SELECT id FROM down"
+    ))?;
     let ids = stmt.query_map([id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
     Ok(ids)
 }
@@ -277,10 +287,10 @@ fn height(conn: &Connection, id: &str) -> StoreResult<i64> {
 pub fn mark_subtree_deleted(ctx: &mut WriteCtx, root: &str) -> StoreResult<Vec<String>> {
     let ids = subtree(ctx, root)?;
     ctx.execute(
-        "WITH RECURSIVE down(id) AS (
-            SELECT id FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
-            UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)
-         UPDATE workspaces SET deleted_at = ?2 WHERE id IN (SELECT id FROM down)",
+        &format!(
+            "{SUBTREE}
+         UPDATE workspaces SET deleted_at = ?2 WHERE id IN (SELECT id FROM down)"
+        ),
         params![root, ctx.now],
     )?;
     Ok(ids)
