@@ -108,29 +108,37 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("application state missing"))?;
     let client = client_addr(req);
-    let fail = |why: Failure| {
-        state.failures.record(why, client.as_deref().unwrap_or("unknown"));
+    let addr = client.as_deref().unwrap_or("unknown");
+    let now = state.now();
+    // A failure is counted, then answered 401 — or 429 once this address or
+    // this token has failed too often this minute. Valid credentials never
+    // reach this path, so they are never throttled.
+    let fail = |why: Failure, hash: Option<&[u8; 32]>| {
+        state.failures.record(why, addr);
+        if let Some(secs) = state.limiter.retry_after(addr, hash, now) {
+            return ApiError::throttled(secs);
+        }
+        state.limiter.record(addr, hash, now);
         ApiError::unauthorized()
     };
     let Some(token) = bearer(req).filter(|t| !t.is_empty()) else {
-        return Err(fail(Failure::Missing));
+        return Err(fail(Failure::Missing, None));
     };
     if token::parse(token).is_none() {
-        return Err(fail(Failure::Malformed));
+        return Err(fail(Failure::Malformed, None));
     }
     state.db.ensure_fresh()?;
-    let now = state.now();
-    match state.db.creds.authenticate(&token::hash(token), now) {
+    let hash = token::hash(token);
+    match state.db.creds.authenticate(&hash, now) {
         Ok(cred) => {
             // For the access log: the display prefix, never the token.
             req.extensions_mut().insert(CallerPrefix(cred.prefix.clone()));
             Ok(Principal { cred, client })
         }
-        Err(true) => Err(fail(Failure::Expired)),
-        Err(false) => Err(fail(Failure::UnknownOrRevoked)),
+        Err(true) => Err(fail(Failure::Expired, Some(&hash))),
+        Err(false) => Err(fail(Failure::UnknownOrRevoked, Some(&hash))),
     }
 }
-
 /// The caller's display prefix, left in request extensions for logging.
 #[derive(Clone)]
 pub struct CallerPrefix(pub String);

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub message: String,
     /// Extra top-level fields for the body (e.g. the children of a 409).
     pub extra: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -24,6 +26,7 @@ impl ApiError {
             code,
             message: message.into(),
             extra: None,
+            retry_after: None,
         }
     }
 
@@ -42,6 +45,17 @@ impl ApiError {
             "unauthorized",
             "missing or invalid credentials",
         )
+    }
+
+    /// Too many failed authentications from this address or with this token.
+    pub fn throttled(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many failed authentications; retry later",
+        );
+        e.retry_after = Some(retry_after);
+        e
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -92,6 +106,9 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         res.json(body)
     }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod model;
 pub mod org_plan;
 pub mod org_yaml;
+pub mod ratelimit;
 pub mod rotation;
 pub mod routes;
 pub mod startup;

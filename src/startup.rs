@@ -52,6 +52,7 @@ impl Application {
             keyring,
             clock,
             failures: Arc::new(AuthFailures::default()),
+            limiter: crate::ratelimit::FailureLimiter::new(settings.failures_per_address, settings.failures_per_token),
             settings: settings.clone(),
         });
         let app_state = state.clone();

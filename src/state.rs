@@ -28,6 +28,10 @@ pub struct Settings {
     pub failure_audit_interval: Duration,
     pub workers: usize,
     pub max_body_bytes: usize,
+    /// Failed authentications allowed per minute from one address, and
+    /// with one token, before further failures get 429.
+    pub failures_per_address: u32,
+    pub failures_per_token: u32,
     /// How long an approval waits for a decision before it reads as denied.
     pub approval_ttl: Duration,
     /// The master key for secrets; default `secrets.key` in the data dir.
@@ -53,6 +57,8 @@ impl Settings {
             failure_audit_interval: Duration::from_secs(60),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_body_bytes: 256 * 1024,
+            failures_per_address: 30,
+            failures_per_token: 10,
             approval_ttl: Duration::from_secs(600),
             secrets_key_file: None,
         }
@@ -65,6 +71,7 @@ pub struct AppState {
     pub clock: Clock,
     pub settings: Settings,
     pub failures: Arc<AuthFailures>,
+    pub limiter: crate::ratelimit::FailureLimiter,
 }
 
 fn blocking_failed(e: actix_web::error::BlockingError) -> ApiError {

@@ -130,9 +130,9 @@ fn failed_authentications_are_counted_and_summarised_in_the_audit_trail() {
         s.failure_audit_interval = Duration::ZERO;
         s.flush_interval = Duration::from_millis(50);
     });
-    let bogus = generate(TokenKind::Org).unwrap().plaintext;
-    for _ in 0..25 {
-        assert_eq!(app.get("/workspaces", &bogus).status, 401);
+    let bogus: Vec<String> = (0..25).map(|_| generate(TokenKind::Org).unwrap().plaintext).collect();
+    for token in &bogus {
+        assert_eq!(app.get("/workspaces", token).status, 401);
     }
     let mut found = None;
     for _ in 0..100 {
@@ -152,11 +152,62 @@ fn failed_authentications_are_counted_and_summarised_in_the_audit_trail() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let text = found.expect("failed authentications were summarised");
-    assert!(!text.contains(&bogus), "the presented token must not be recorded");
+    assert!(
+        bogus.iter().all(|b| !text.contains(b.as_str())),
+        "the presented tokens must not be recorded"
+    );
     assert_eq!(
         app.state
             .failures
             .total(molecule_tenant::auth::Failure::UnknownOrRevoked),
         25
+    );
+}
+
+#[test]
+fn repeated_failures_are_throttled_without_slowing_valid_keys() {
+    let app = spawn_app();
+    for _ in 0..30 {
+        let token = generate(TokenKind::Org).unwrap().plaintext;
+        assert_eq!(app.get("/workspaces", &token).status, 401);
+    }
+    let next = generate(TokenKind::Org).unwrap().plaintext;
+    let r = app.get("/workspaces", &next);
+    assert_eq!((r.status, r.code()), (429, "rate_limited"));
+    let wait: u64 = r.headers["retry-after"].parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(
+        app.get("/workspaces", "").status,
+        429,
+        "missing credentials count as failures too"
+    );
+    assert_eq!(
+        app.get("/workspaces", &app.admin).status,
+        200,
+        "a valid key from the same address is served"
+    );
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        app.get("/workspaces", &next).status,
+        401,
+        "the next minute starts clean"
+    );
+}
+
+#[test]
+fn one_token_failing_over_and_over_is_throttled() {
+    let app = spawn_app();
+    let stale = app.mint(json!({"name": "stale"}));
+    let (id, token) = (stale["id"].as_str().unwrap(), stale["auth_token"].as_str().unwrap());
+    assert_eq!(app.delete(&format!("/org/tokens/{id}"), &app.admin).status, 200);
+    for _ in 0..10 {
+        assert_eq!(app.get("/org/whoami", token).status, 401);
+    }
+    assert_eq!(app.get("/org/whoami", token).status, 429);
+    let other = generate(TokenKind::Org).unwrap().plaintext;
+    assert_eq!(
+        app.get("/org/whoami", &other).status,
+        401,
+        "other tokens are judged on their own"
     );
 }

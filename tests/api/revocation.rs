@@ -48,7 +48,8 @@ fn hammer_and_revoke(base: &str, token: &str, revoke: impl FnOnce()) -> (usize, 
         all.iter().any(|(t, _)| *t > revoked_at),
         "requests were sent after the revoke"
     );
-    let accepted_after = all.iter().filter(|(t, s)| *t > revoked_at && *s != 401).count();
+    // Refused is 401, or 429 once the revoked key has failed often enough.
+    let accepted_after = all.iter().filter(|(t, s)| *t > revoked_at && *s == 200).count();
     (accepted_after, all.len())
 }
 
