@@ -134,6 +134,17 @@ impl CredCache {
         self.map.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Unexpired credentials in memory: (org keys, workspace tokens).
+    pub fn live_by_kind(&self, now: i64) -> (usize, usize) {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.values()
+            .filter(|c| !c.is_expired(now))
+            .fold((0, 0), |(o, w), c| match c.kind {
+                CredKind::Org { .. } => (o + 1, w),
+                CredKind::Workspace { .. } => (o, w + 1),
+            })
+    }
+
     /// Applies every change committed since the last sync, read from `conn`
     /// (which must not be inside a transaction).
     pub fn sync(&self, conn: &Connection) -> StoreResult<()> {

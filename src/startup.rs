@@ -53,6 +53,7 @@ impl Application {
             clock,
             failures: Arc::new(AuthFailures::default()),
             limiter: crate::ratelimit::FailureLimiter::new(settings.failures_per_address, settings.failures_per_token),
+            requests: Default::default(),
             settings: settings.clone(),
         });
         let app_state = state.clone();
@@ -64,11 +65,21 @@ impl Application {
                 .app_data(routes::path_config())
                 .app_data(web::PayloadConfig::new(app_state.settings.max_body_bytes))
                 .wrap(routes::json_errors())
-                .wrap_fn(|req, srv| {
+                .wrap_fn(move |req, srv| {
                     let (method, path, started) = (req.method().clone(), req.path().to_string(), Instant::now());
+                    let observed = req.app_data::<web::Data<AppState>>().cloned();
                     let fut = srv.call(req);
                     async move {
                         let res = fut.await?;
+                        if let Some(st) = observed {
+                            let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+                            st.requests.observe(
+                                method.as_str(),
+                                &route,
+                                res.status().as_u16(),
+                                started.elapsed().as_secs_f64(),
+                            );
+                        }
                         let caller = res.request().extensions().get::<CallerPrefix>().map(|c| c.0.clone());
                         let status = res.status().as_u16();
                         let ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -72,6 +72,7 @@ pub struct AppState {
     pub settings: Settings,
     pub failures: Arc<AuthFailures>,
     pub limiter: crate::ratelimit::FailureLimiter,
+    pub requests: crate::metrics::RequestMetrics,
 }
 
 fn blocking_failed(e: actix_web::error::BlockingError) -> ApiError {

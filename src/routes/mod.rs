@@ -7,6 +7,7 @@ pub mod bundles;
 pub mod catalog;
 pub mod channels;
 pub mod keys;
+pub mod metrics;
 pub mod org;
 pub mod secrets;
 pub mod workspaces;
@@ -33,7 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(channels::configure)
         .configure(org::configure)
         .configure(catalog::configure)
-        .configure(bundles::configure);
+        .configure(bundles::configure)
+        .configure(metrics::configure);
 }
 
 async fn health() -> HttpResponse {

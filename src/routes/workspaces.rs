@@ -43,7 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Status and idleness are derived from stored facts at read time, so they
 /// are never stale and reading them never writes.
-pub fn workspace_json(w: &WorkspaceRow, now: i64, s: &Settings) -> Value {
+/// A workspace's status and whether it is idle, as of `now`.
+pub fn status_of(w: &WorkspaceRow, now: i64, s: &Settings) -> (&'static str, bool) {
     let offline_after = i64::try_from(s.offline_after.as_millis()).unwrap_or(i64::MAX);
     let idle_after = i64::try_from(s.idle_after.as_millis()).unwrap_or(i64::MAX);
     let status = match w.last_heartbeat_at {
@@ -53,6 +54,11 @@ pub fn workspace_json(w: &WorkspaceRow, now: i64, s: &Settings) -> Value {
         Some(_) => "online",
     };
     let idle = status == "online" && w.active_tasks == 0 && w.idle_since.is_some_and(|t| now - t >= idle_after);
+    (status, idle)
+}
+
+pub fn workspace_json(w: &WorkspaceRow, now: i64, s: &Settings) -> Value {
+    let (status, idle) = status_of(w, now, s);
     json!({
         "id": w.id,
         "name": w.name,

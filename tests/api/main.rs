@@ -12,6 +12,7 @@ mod errors;
 mod examples;
 mod helpers;
 mod keys;
+mod metrics;
 mod org;
 mod revocation;
 mod roles;
