@@ -28,13 +28,13 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-struct Serve {
-    child: Child,
-    base: String,
+pub(crate) struct Serve {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Serve {
-    fn start(data_dir: &Path) -> Serve {
+    pub(crate) fn start(data_dir: &Path) -> Serve {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
             .arg(data_dir)
@@ -62,7 +62,7 @@ impl Serve {
         }
     }
 
-    fn status(&self, path: &str, token: &str) -> u16 {
+    pub(crate) fn status(&self, path: &str, token: &str) -> u16 {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         agent
             .get(format!("{}{path}", self.base))

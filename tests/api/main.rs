@@ -8,6 +8,8 @@ mod backup;
 mod catalog;
 mod channels;
 mod cli;
+mod concurrency;
+mod crash;
 mod errors;
 mod examples;
 mod helpers;
