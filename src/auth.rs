@@ -241,7 +241,7 @@ impl Principal {
     /// the caller's transaction rather than from the in-memory map.
     pub fn still_live(&self, conn: &Connection, now: i64) -> StoreResult<bool> {
         match self.cred.kind {
-            CredKind::Org { .. } => Ok(keys::find_live(conn, &self.cred.id, now)?.is_some()),
+            CredKind::Org { .. } => keys::is_live(conn, &self.cred.id, now),
             CredKind::Workspace { .. } => tokens::is_live(conn, &self.cred.id, now),
         }
     }

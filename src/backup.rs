@@ -39,6 +39,9 @@ pub fn backup(data_dir: &Path, to: &Path) -> anyhow::Result<u64> {
     src.busy_timeout(Duration::from_secs(5))?;
     let tmp = with_suffix(to, ".partial");
     let _ = std::fs::remove_file(&tmp);
+    // Owner-only from the first byte: the copy holds token hashes, the
+    // audit trail and sealed secrets.
+    create_private(&tmp)?;
     {
         let mut dst = Connection::open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let b = rusqlite::backup::Backup::new(&src, &mut dst)?;
@@ -88,6 +91,7 @@ pub fn restore(data_dir: &Path, from: &Path) -> anyhow::Result<u64> {
     let target = data_dir.join(DB_FILE);
     let tmp = with_suffix(&target, ".restoring");
     let _ = std::fs::remove_file(&tmp);
+    create_private(&tmp)?;
     {
         let src = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         let mut dst = Connection::open(&tmp)?;
@@ -109,6 +113,16 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
+}
+
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    Ok(())
 }
 
 fn restrict(path: &Path) {

@@ -150,7 +150,9 @@ impl CredCache {
     pub fn sync(&self, conn: &Connection) -> StoreResult<()> {
         // The counter and the rows come from one read snapshot.
         let tx = conn.unchecked_transaction()?;
-        let seq: i64 = tx.query_row("SELECT v FROM meta WHERE k = 'cred_seq'", [], |r| r.get(0))?;
+        let seq: i64 = tx
+            .prepare_cached("SELECT v FROM meta WHERE k = 'cred_seq'")?
+            .query_row([], |r| r.get(0))?;
         let seen = self.seen_seq();
         if seq <= seen {
             return Ok(());

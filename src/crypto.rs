@@ -123,20 +123,8 @@ impl Keyring {
         Ok(())
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn current_id(&self) -> String {
         self.inner.read().unwrap_or_else(|e| e.into_inner()).current.clone()
-    }
-
-    pub fn knows(&self, key_id: &str) -> bool {
-        self.inner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys
-            .contains_key(key_id)
     }
 
     /// Seals under the current key (re-reading the key file first if

@@ -60,12 +60,20 @@ impl FailureLimiter {
     pub fn record(&self, addr: &str, token: Option<&[u8; 32]>, now: i64) {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         if counts.len() >= MAX_ENTRIES {
+            // Sweep expired windows, then subjects not throttled; an active
+            // throttle is never lifted to make room.
             counts.retain(|_, (start, _)| now - *start < WINDOW_MS);
             if counts.len() >= MAX_ENTRIES {
-                counts.clear();
+                let (pa, pt) = (self.per_address, self.per_token);
+                counts.retain(|s, (_, n)| *n >= if matches!(s, Subject::Address(_)) { pa } else { pt });
             }
         }
         for s in Self::subjects(addr, token) {
+            if counts.len() >= MAX_ENTRIES && !counts.contains_key(&s) {
+                // Full of active throttles: new subjects go uncounted rather
+                // than freeing the ones already throttled.
+                continue;
+            }
             let entry = counts.entry(s).or_insert((now, 0));
             if now - entry.0 >= WINDOW_MS {
                 *entry = (now, 0);

@@ -184,7 +184,7 @@ pub fn flush_usage(state: &AppState) {
     if used.is_empty() {
         return;
     }
-    let res = state.db.write(state.now(), |ctx| {
+    let res = state.db.write(&state.clock, |ctx| {
         for u in &used {
             match u.kind {
                 TokenKind::Org => keys::touch(ctx, &u.id, u.at)?,
@@ -203,7 +203,7 @@ fn summarise_failures(state: &AppState) {
     if pending.is_empty() {
         return;
     }
-    let res = state.db.write(state.now(), |ctx| {
+    let res = state.db.write(&state.clock, |ctx| {
         for (client, count) in &pending {
             let actor = Actor {
                 name: "anonymous".into(),

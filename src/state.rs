@@ -113,7 +113,8 @@ impl AppState {
     }
 
     /// Runs `f` as one transaction on the blocking pool, on behalf of
-    /// `who`, at this request's time. The caller's credential is checked
+    /// `who`, stamped with the time the writer lock is taken (a write that
+    /// queued is stamped when it runs). The caller's credential is checked
     /// again inside the transaction — its revocation may have been
     /// answered while this request waited for its body or for the writer —
     /// so nothing a revoked or expired credential asks for is ever

@@ -141,6 +141,16 @@ pub fn find_live(conn: &Connection, id: &str, now: i64) -> StoreResult<Option<Ke
     Ok(conn.query_row(&sql, params![id, now], key_row).optional()?)
 }
 
+/// Whether an org key is live right now, read inside the caller's
+/// transaction (the cheap check every authenticated write makes).
+pub fn is_live(conn: &Connection, id: &str, now: i64) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM org_keys WHERE id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+        )?
+        .exists(params![id, now])?)
+}
+
 /// Live keys with exactly this display prefix (for the CLI's break-glass
 /// revoke). Prefixes are not unique, so this may find several.
 pub fn find_live_by_prefix(conn: &Connection, prefix: &str, now: i64) -> StoreResult<Vec<KeyRow>> {

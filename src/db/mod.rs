@@ -153,10 +153,6 @@ impl Db {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let conn = match lock(&self.readers).pop() {
             Some(c) => c,
@@ -185,8 +181,14 @@ impl Db {
             ctx.tx.commit()?;
             (out, changed)
         };
+        // The write is committed: a failed sync must not turn it into an
+        // error (a mint's token would be lost, a revoke retried into a 404).
+        // The map stays safe: data_version has moved, so the next request's
+        // ensure_fresh reads the change again.
         if changed_creds {
-            self.creds.sync(&conn)?;
+            if let Err(e) = self.creds.sync(&conn) {
+                tracing::error!(error = %e, "credential map sync after a commit failed; retried on the next request");
+            }
         }
         Ok(out)
     }
@@ -238,7 +240,9 @@ fn open_reader(path: &Path) -> StoreResult<Connection> {
 }
 
 fn data_version(conn: &Connection) -> StoreResult<i64> {
-    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    Ok(conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// `IN (?, ?, …)` placeholders for `n` values.

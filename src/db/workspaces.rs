@@ -127,8 +127,7 @@ pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<WorkspaceRow>> {
 }
 
 /// Live workspaces in creation order; with `roots`, only those roots and
-/// their descendants. A page starts after the `after` cursor (a rowid) and
-/// holds at most `limit`; each row comes with its cursor.
+/// their descendants.
 pub fn list(conn: &Connection, roots: Option<&[String]>) -> StoreResult<Vec<WorkspaceRow>> {
     Ok(list_page(conn, roots, 0, i64::MAX)?
         .into_iter()
@@ -136,6 +135,8 @@ pub fn list(conn: &Connection, roots: Option<&[String]>) -> StoreResult<Vec<Work
         .collect())
 }
 
+/// A page of `list`: at most `limit` rows after the `after` cursor (a
+/// rowid), each with its own cursor.
 pub fn list_page(
     conn: &Connection,
     roots: Option<&[String]>,

@@ -223,21 +223,17 @@ async fn register_plugin(
         files,
         created_at: state.now(),
     };
-    let body = plugin_json(&p);
-    state
+    // The response shows what was stored, stamped inside the transaction.
+    let body = state
         .write(who, move |ctx, who| {
             let p = Plugin {
                 created_at: ctx.now,
                 ..p
             };
             catalog::insert_plugin(ctx, &p)?;
-            audit::append(
-                ctx,
-                &who.actor(),
-                "plugin.register",
-                Some(&p.name),
-                json!({"version": p.version, "sha256": p.sha256}),
-            )
+            let detail = json!({"version": p.version, "sha256": p.sha256});
+            audit::append(ctx, &who.actor(), "plugin.register", Some(&p.name), detail)?;
+            Ok(plugin_json(&p))
         })
         .await?;
     Ok(HttpResponse::Created().json(body))

@@ -41,9 +41,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/workspaces/{id}/resume").post(resume));
 }
 
-/// Status and idleness are derived from stored facts at read time, so they
-/// are never stale and reading them never writes.
-/// A workspace's status and whether it is idle, as of `now`.
+/// A workspace's status and whether it is idle, as of `now`. Both are
+/// derived from stored facts at read time, so they are never stale and
+/// reading them never writes.
 pub fn status_of(w: &WorkspaceRow, now: i64, s: &Settings) -> (&'static str, bool) {
     let offline_after = i64::try_from(s.offline_after.as_millis()).unwrap_or(i64::MAX);
     let idle_after = i64::try_from(s.idle_after.as_millis()).unwrap_or(i64::MAX);

@@ -30,6 +30,12 @@ fn a_backup_taken_while_serving_restores_keys_workspaces_and_secrets() {
 
     let o = cli(&["backup", "--to", file.to_str().unwrap()], &data);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "owner-only"
+    );
     let again = cli(&["backup", "--to", file.to_str().unwrap()], &data);
     assert!(!again.status.success(), "an existing file is never overwritten");
     let busy = cli(&["restore", "--from", file.to_str().unwrap()], &data);
