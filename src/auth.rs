@@ -237,6 +237,13 @@ impl Principal {
         Ok(())
     }
 
+    /// Checks access to a workspace and returns it; 404 when the caller
+    /// may reach it but it does not exist (or was deleted).
+    pub fn workspace(&self, conn: &Connection, id: &str, need: Need) -> StoreResult<workspaces::WorkspaceRow> {
+        self.check_workspace(conn, id, need)?;
+        workspaces::get(conn, id)?.ok_or_else(|| ApiError::not_found("workspace").into())
+    }
+
     /// Whether this credential is still live in the database, read inside
     /// the caller's transaction rather than from the in-memory map.
     pub fn still_live(&self, conn: &Connection, now: i64) -> StoreResult<bool> {

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use super::workspaces::workspace_id;
 use crate::auth::{Need, Principal};
 use crate::db::approvals::{self, ApprovalRow, NewApproval};
-use crate::db::{audit, workspaces as ws};
+use crate::db::audit;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{check_name, is_uuid, opt_rfc3339, rfc3339, Role};
 use crate::state::AppState;
@@ -113,8 +113,7 @@ async fn list_approvals(
     let id = workspace_id(&path)?;
     let rows = state
         .read(move |conn| {
-            who.check_workspace(conn, &id, Need::ReadOrAgent)?;
-            ws::get(conn, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            who.workspace(conn, &id, Need::ReadOrAgent)?;
             approvals::list_for_workspace(conn, &id, LIST_LIMIT)
         })
         .await?;

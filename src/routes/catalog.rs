@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 
 use super::workspaces::workspace_id;
 use crate::auth::{Need, Principal};
+use crate::db::audit;
 use crate::db::catalog::{self, Plugin, WorkspaceTemplate};
-use crate::db::{audit, workspaces as ws};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{check_name, rfc3339, Role};
 use crate::org_plan::is_plugin_name;
@@ -370,8 +370,7 @@ async fn install(
     let out = name.clone();
     state
         .write(who, move |ctx, who| {
-            who.check_workspace(ctx, &id, Need::Write)?;
-            let workspace = ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            let workspace = who.workspace(ctx, &id, Need::Write)?;
             let plugin = catalog::check_installable(ctx, &name)?;
             if !plugin.runtimes.is_empty() && !plugin.runtimes.iter().any(|r| same_runtime(r, &workspace.runtime)) {
                 return Err(ApiError::invalid(format!(
@@ -407,8 +406,7 @@ async fn list_installed(
     let id = workspace_id(&path)?;
     let rows = state
         .read(move |conn| {
-            who.check_workspace(conn, &id, Need::ReadOrAgent)?;
-            ws::get(conn, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            who.workspace(conn, &id, Need::ReadOrAgent)?;
             catalog::installed_plugins(conn, &id)
         })
         .await?;
@@ -429,8 +427,7 @@ async fn uninstall(
     let out = name.clone();
     state
         .write(who, move |ctx, who| {
-            who.check_workspace(ctx, &id, Need::Write)?;
-            ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            who.workspace(ctx, &id, Need::Write)?;
             if !catalog::uninstall_plugin(ctx, &id, &name)? {
                 return Err(ApiError::not_found("installed plugin").into());
             }

@@ -14,7 +14,7 @@ use crate::auth::{Need, Principal};
 use crate::channels::{self as adapters, Config};
 use crate::crypto::Keyring;
 use crate::db::channels::{self, ChannelRow};
-use crate::db::{audit, workspaces as ws, StoreResult, WriteCtx};
+use crate::db::{audit, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{is_uuid, new_id, rfc3339};
 use crate::state::AppState;
@@ -67,8 +67,7 @@ async fn list_channels(state: web::Data<AppState>, who: Principal, path: web::Pa
     let ring = state.keyring.clone();
     let out = state
         .read(move |conn| {
-            who.check_workspace(conn, &id, Need::ReadOrAgent)?;
-            ws::get(conn, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            who.workspace(conn, &id, Need::ReadOrAgent)?;
             let full = who.workspace_id() == Some(id.as_str());
             let mut out = Vec::new();
             for row in channels::list(conn, &id)? {
@@ -167,8 +166,7 @@ async fn create_channel(
     let ring = state.keyring.clone();
     let (row, sensitive) = state
         .write(who, move |ctx, who| {
-            who.check_workspace(ctx, &id, Need::Write)?;
-            ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            who.workspace(ctx, &id, Need::Write)?;
             let enabled = b.enabled.unwrap_or(true);
             let new = NewChannel {
                 adapter,

@@ -15,7 +15,7 @@ use super::workspaces::workspace_id;
 use crate::auth::{Need, Principal};
 use crate::crypto::Keyring;
 use crate::db::secrets::{self, SecretMeta, GLOBAL};
-use crate::db::{audit, workspaces as ws, StoreResult, WriteCtx};
+use crate::db::{audit, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{rfc3339, Role};
 use crate::state::AppState;
@@ -109,8 +109,7 @@ async fn list_workspace_secrets(
     let id = workspace_id(&path)?;
     let (own, global) = state
         .read(move |conn| {
-            who.check_workspace(conn, &id, Need::ReadOrAgent)?;
-            ws::get(conn, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            who.workspace(conn, &id, Need::ReadOrAgent)?;
             Ok((secrets::list(conn, &id)?, secrets::list(conn, GLOBAL)?))
         })
         .await?;
@@ -138,8 +137,7 @@ async fn put_workspace_secret(
     let name = key.clone();
     state
         .write(who, move |ctx, who| {
-            who.check_workspace(ctx, &id, Need::Write)?;
-            ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            who.workspace(ctx, &id, Need::Write)?;
             store(ctx, &ring, who, &id, &BTreeMap::from([(name, value)]))
         })
         .await?;

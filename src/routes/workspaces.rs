@@ -259,10 +259,7 @@ async fn create_workspace(
 async fn get_workspace(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = workspace_id(&path)?;
     let row = state
-        .read(move |conn| {
-            who.check_workspace(conn, &id, Need::ReadOrAgent)?;
-            ws::get(conn, &id)?.ok_or_else(|| ApiError::not_found("workspace").into())
-        })
+        .read(move |conn| who.workspace(conn, &id, Need::ReadOrAgent))
         .await?;
     Ok(HttpResponse::Ok().json(workspace_json(&row, state.now(), &state.settings)))
 }
@@ -375,8 +372,7 @@ async fn delete_workspace(
     let confirm = query.confirm;
     let removed = state
         .write(who, move |ctx, who| {
-            who.check_workspace(ctx, &id, Need::Write)?;
-            let row = ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            let row = who.workspace(ctx, &id, Need::Write)?;
             let (children, total) = ws::children(ctx, &id, MAX_LISTED_CHILDREN)?;
             if total > 0 && !confirm {
                 let list: Vec<Value> = children
@@ -484,8 +480,7 @@ async fn get_config(state: web::Data<AppState>, who: Principal, path: web::Path<
     let id = workspace_id(&path)?;
     let (source, config) = state
         .read(move |conn| {
-            who.check_workspace(conn, &id, Need::ReadOrAgent)?;
-            ws::get(conn, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            who.workspace(conn, &id, Need::ReadOrAgent)?;
             Ok(crate::db::catalog::get_config(conn, &id)?.unwrap_or_else(|| ("api".into(), json!({}))))
         })
         .await?;

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::workspaces::workspace_id;
 use super::OptionalJson;
 use crate::auth::{Need, Principal};
-use crate::db::{audit, tokens, workspaces as ws};
+use crate::db::{audit, tokens};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{is_uuid, opt_rfc3339, rfc3339};
 use crate::routes::keys::{cap_expiry, expiry};
@@ -31,8 +31,7 @@ async fn list_tokens(state: web::Data<AppState>, who: Principal, path: web::Path
     let now = state.now();
     let rows = state
         .read(move |conn| {
-            who.check_workspace(conn, &id, Need::ReadOrAgent)?;
-            ws::get(conn, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            who.workspace(conn, &id, Need::ReadOrAgent)?;
             tokens::list_live(conn, &id, now)
         })
         .await?;
@@ -67,8 +66,7 @@ async fn mint_token(
     let asked = expiry(state.now(), req.expires_in, req.expires_at.as_deref())?;
     let (row, token) = state
         .write(who, move |ctx, who| {
-            who.check_workspace(ctx, &id, Need::Write)?;
-            ws::get(ctx, &id)?.ok_or_else(|| ApiError::not_found("workspace"))?;
+            who.workspace(ctx, &id, Need::Write)?;
             let expires_at = cap_expiry(ctx, who, asked)?;
             let actor = who.actor();
             let (row, token) = tokens::insert(ctx, &id, &actor.name, expires_at)?;
