@@ -70,6 +70,32 @@ pub fn check_name(field: &str, value: &str, max_chars: usize) -> Result<(), Stri
 }
 
 /// Only the canonical lowercase hyphenated form that ids are stored in.
+/// Workspace field rules, shared by every way a workspace is made (the
+/// API, org import, bundles, workspace templates).
+pub const MAX_WORKSPACE_NAME: usize = 255;
+pub const MAX_WORKSPACE_ROLE: usize = 1000;
+pub const MAX_RUNTIME: usize = 100;
+pub const MAX_MODEL: usize = 100;
+pub const DEFAULT_RUNTIME: &str = "langgraph";
+pub const DEFAULT_TIER: i64 = 2;
+
+pub fn check_tier(tier: i64) -> Result<i64, String> {
+    if (1..=4).contains(&tier) {
+        Ok(tier)
+    } else {
+        Err("tier must be 1, 2, 3 or 4".into())
+    }
+}
+
+/// Secret and environment-variable names: `^[A-Z][A-Z0-9_]{0,127}$`.
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 128
+}
+
+/// Only the canonical lowercase hyphenated form that ids are stored in.
 pub fn is_uuid(s: &str) -> bool {
     s.len() == 36 && uuid::Uuid::try_parse(s).is_ok_and(|u| u.hyphenated().to_string() == s)
 }

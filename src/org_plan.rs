@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::channels::Config;
-use crate::model::check_name;
+use crate::model::{
+    check_name, check_tier, DEFAULT_RUNTIME, DEFAULT_TIER, MAX_MODEL, MAX_RUNTIME, MAX_WORKSPACE_NAME,
+    MAX_WORKSPACE_ROLE,
+};
 use crate::org_yaml::{check_relpath, Files};
 
 pub const MAX_WORKSPACES: usize = 1000;
@@ -161,7 +164,7 @@ struct Planner<'a> {
 /// refer to files).
 pub fn plan(doc: Json, files: Option<&Files>) -> Result<Plan, String> {
     let doc: OrgDoc = serde_json::from_value(doc).map_err(|e| format!("template: {e}"))?;
-    check_name("name", &doc.name, 255).map_err(|e| format!("template {e}"))?;
+    check_name("name", &doc.name, MAX_WORKSPACE_NAME).map_err(|e| format!("template {e}"))?;
     if doc.workspaces.is_empty() {
         return Err("template: workspaces must list at least one workspace".into());
     }
@@ -187,14 +190,6 @@ pub fn plan(doc: Json, files: Option<&Files>) -> Result<Plan, String> {
         recommended_env,
         nodes: p.nodes,
     })
-}
-
-fn check_tier(t: i64) -> Result<i64, String> {
-    if (1..=4).contains(&t) {
-        Ok(t)
-    } else {
-        Err("tier must be 1, 2, 3 or 4".into())
-    }
 }
 
 fn check_opt(field: &str, v: &Option<String>, max: usize) -> Result<(), String> {
@@ -280,18 +275,18 @@ impl Planner<'_> {
             return Err(format!("a template may hold at most {MAX_WORKSPACES} workspaces"));
         }
         let d = self.defaults.clone();
-        check_name("name", &doc.name, 255).map_err(at)?;
-        check_opt("role", &doc.role, 1000).map_err(at)?;
+        check_name("name", &doc.name, MAX_WORKSPACE_NAME).map_err(at)?;
+        check_opt("role", &doc.role, MAX_WORKSPACE_ROLE).map_err(at)?;
         let runtime = doc
             .runtime
             .clone()
             .or(d.runtime.clone())
-            .unwrap_or_else(|| "langgraph".into());
-        check_name("runtime", &runtime, 100).map_err(at)?;
+            .unwrap_or_else(|| DEFAULT_RUNTIME.into());
+        check_name("runtime", &runtime, MAX_RUNTIME).map_err(at)?;
         let model = doc.model.clone().or(d.model.clone());
-        check_opt("model", &model, 100).map_err(at)?;
+        check_opt("model", &model, MAX_MODEL).map_err(at)?;
         check_opt("template", &doc.template, 128).map_err(at)?;
-        let tier = check_tier(doc.tier.or(d.tier).unwrap_or(2)).map_err(at)?;
+        let tier = check_tier(doc.tier.or(d.tier).unwrap_or(DEFAULT_TIER)).map_err(at)?;
         let plugins = resolve_plugins(&d.plugins, &doc.plugins).map_err(at)?;
 
         let mut files = Files::new();
@@ -389,7 +384,7 @@ impl Planner<'_> {
 }
 
 fn env_name_ok(n: &str) -> bool {
-    crate::routes::secrets::check_secret(n, "x").is_ok()
+    crate::model::is_env_name(n)
 }
 
 fn parse_env(list: &[Json]) -> Vec<EnvReq> {

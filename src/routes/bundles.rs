@@ -6,13 +6,14 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::keys::cap_expiry;
 use super::workspaces::workspace_id;
 use crate::auth::{Need, Principal};
 use crate::db::workspaces::{self as ws, NewWorkspace};
-use crate::db::{audit, catalog, tokens, StoreResult, WriteCtx};
+use crate::db::{audit, catalog, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{check_name, Role};
+use crate::model::{
+    check_name, check_tier, Role, DEFAULT_RUNTIME, DEFAULT_TIER, MAX_RUNTIME, MAX_WORKSPACE_NAME, MAX_WORKSPACE_ROLE,
+};
 use crate::org_plan::is_plugin_name;
 use crate::org_yaml::{check_relpath, Files};
 use crate::state::AppState;
@@ -65,18 +66,16 @@ fn check(b: &Bundle, path: &str, depth: usize, count: &mut usize) -> Result<(), 
         ));
     }
     let at = |e: String| format!("{path} ({:?}): {e}", b.name);
-    check_name("name", &b.name, 255).map_err(at)?;
+    check_name("name", &b.name, MAX_WORKSPACE_NAME).map_err(at)?;
     if let Some(d) = &b.description {
-        check_name("description", d, 1000).map_err(at)?;
+        check_name("description", d, MAX_WORKSPACE_ROLE).map_err(at)?;
     }
     if let Some(t) = b.tier {
-        if !(1..=4).contains(&t) {
-            return Err(at("tier must be 1, 2, 3 or 4".into()));
-        }
+        check_tier(t).map_err(at)?;
     }
     for (field, v) in [("model", &b.model), ("runtime", &b.runtime)] {
         if let Some(v) = v {
-            check_name(field, v, 100).map_err(at)?;
+            check_name(field, v, MAX_RUNTIME).map_err(at)?;
         }
     }
     for s in &b.skills {
@@ -98,7 +97,7 @@ fn check(b: &Bundle, path: &str, depth: usize, count: &mut usize) -> Result<(), 
             return Err(at(format!("prompt {p:?}: skills/ and system-prompt.md are reserved")));
         }
     }
-    check_name("runtime", &runtime_of(b), 100).map_err(at)?;
+    check_name("runtime", &runtime_of(b), MAX_RUNTIME).map_err(at)?;
     for (i, child) in b.sub_workspaces.iter().enumerate() {
         check(child, &format!("{path}.sub_workspaces[{i}]"), depth + 1, count)?;
     }
@@ -119,22 +118,17 @@ fn runtime_of(b: &Bundle) -> String {
                 (!v.is_empty()).then(|| v.to_string())
             })
         })
-        .unwrap_or_else(|| "langgraph".into())
+        .unwrap_or_else(|| DEFAULT_RUNTIME.into())
 }
 
 fn create(ctx: &mut WriteCtx, who: &Principal, b: &Bundle, parent: Option<&str>) -> StoreResult<Value> {
-    let actor = who.actor();
-    let row = ws::insert(
-        ctx,
-        NewWorkspace {
-            name: b.name.clone(),
-            role: b.description.clone(),
-            tier: b.tier.unwrap_or(2),
-            runtime: runtime_of(b),
-            parent_id: parent.map(str::to_string),
-        },
-    )?;
-    let (tok, token) = tokens::insert(ctx, &row.id, &actor.name, cap_expiry(ctx, who, None)?)?;
+    let new = NewWorkspace {
+        name: b.name.clone(),
+        role: b.description.clone(),
+        tier: b.tier.unwrap_or(DEFAULT_TIER),
+        runtime: runtime_of(b),
+        parent_id: parent.map(str::to_string),
+    };
     let mut files = Files::new();
     if let Some(p) = &b.system_prompt {
         files.insert("system-prompt.md".into(), p.clone());
@@ -160,20 +154,8 @@ fn create(ctx: &mut WriteCtx, who: &Principal, b: &Bundle, parent: Option<&str>)
         "bundle": {"id": b.id, "schema": b.schema, "author": b.author, "version": b.version,
                    "agent_card": b.agent_card, "tools": b.tools, "skills": skills, "system_prompt": b.system_prompt.is_some()},
     });
-    catalog::put_config(
-        ctx,
-        &row.id,
-        &format!("bundle:{}", b.id.clone().unwrap_or_default()),
-        &config,
-    )?;
-    audit::append(
-        ctx,
-        &actor,
-        "workspace.create",
-        Some(&row.id),
-        json!({"name": row.name, "parent_id": row.parent_id, "tier": row.tier, "runtime": row.runtime,
-               "token_id": tok.id, "token_prefix": tok.prefix, "source": "bundle"}),
-    )?;
+    let source = format!("bundle:{}", b.id.clone().unwrap_or_default());
+    let (row, token) = super::workspaces::create_in(ctx, who, new, &source, Some(&config), json!({}))?;
     let mut children = Vec::new();
     for child in &b.sub_workspaces {
         children.push(create(ctx, who, child, Some(&row.id))?);

@@ -83,14 +83,14 @@ fn template_defaults(files: &Files) -> Result<TemplateDefaults, String> {
     let s = |v: &Value| v.as_str().map(str::to_string);
     let model = s(&doc["model"]).or_else(|| s(&doc["runtime_config"]["model"]));
     let tier = doc["tier"].as_i64();
-    if tier.is_some_and(|t| !(1..=4).contains(&t)) {
-        return Err("config.yaml: tier must be 1, 2, 3 or 4".into());
+    if let Some(t) = tier {
+        crate::model::check_tier(t).map_err(|e| format!("config.yaml: {e}"))?;
     }
     // The same rules as POST /workspaces: these become workspace fields.
     for (field, value, max) in [
-        ("runtime", s(&doc["runtime"]), 100),
-        ("model", model.clone(), 100),
-        ("description", s(&doc["description"]), 1000),
+        ("runtime", s(&doc["runtime"]), crate::model::MAX_RUNTIME),
+        ("model", model.clone(), crate::model::MAX_MODEL),
+        ("description", s(&doc["description"]), crate::model::MAX_WORKSPACE_ROLE),
     ] {
         if let Some(v) = value {
             check_name(field, &v, max).map_err(|e| format!("config.yaml: {e}"))?;

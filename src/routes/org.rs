@@ -13,13 +13,12 @@ use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
 use super::channels::{check_users, create_in, NewChannel};
-use super::keys::cap_expiry;
 use super::workspaces::remove_subtree;
 use crate::auth::Principal;
 use crate::crypto::Keyring;
 use crate::db::secrets::{self, GLOBAL};
 use crate::db::workspaces::{self as ws, NewWorkspace};
-use crate::db::{audit, catalog, tokens, StoreError, StoreResult, WriteCtx};
+use crate::db::{audit, catalog, StoreError, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{rfc3339, Role};
 use crate::org_plan::{self, missing_env, resolve_vars, Plan, PlannedNode};
@@ -473,12 +472,6 @@ fn create_node(
         runtime: node.runtime.clone(),
         parent_id,
     };
-    let row = ws::insert(ctx, new)?;
-    let (tok, token) = tokens::insert(ctx, &row.id, &actor.name, cap_expiry(ctx, env.who, None)?)?;
-    let plugins: Vec<&String> = node.plugins.iter().filter(|p| env.known_plugins.contains(*p)).collect();
-    for p in &plugins {
-        catalog::install_plugin(ctx, &row.id, p, &format!("local://{p}"), &actor.name)?;
-    }
     // A workspace template under the node supplies its files and model;
     // what the org template gives the node wins.
     let (mut files, mut model) = (crate::org_yaml::Files::new(), node.model.clone());
@@ -498,12 +491,12 @@ fn create_node(
         "schedules": node.schedules, "idle_interval_seconds": node.idle_interval_seconds,
         "external": node.external, "url": node.url, "canvas": node.canvas,
     });
-    catalog::put_config(ctx, &row.id, env.source, &config)?;
-    let detail = json!({
-        "name": row.name, "parent_id": row.parent_id, "tier": row.tier, "runtime": row.runtime,
-        "token_id": tok.id, "token_prefix": tok.prefix, "source": env.source, "plugins_installed": plugins,
-    });
-    audit::append(ctx, &actor, "workspace.create", Some(&row.id), detail)?;
+    let plugins: Vec<&String> = node.plugins.iter().filter(|p| env.known_plugins.contains(*p)).collect();
+    let extra = json!({ "plugins_installed": plugins });
+    let (row, token) = super::workspaces::create_in(ctx, env.who, new, env.source, Some(&config), extra)?;
+    for p in &plugins {
+        catalog::install_plugin(ctx, &row.id, p, &format!("local://{p}"), &actor.name)?;
+    }
     let (mut channels, mut skipped) = (Vec::new(), Vec::new());
     let mut seen = BTreeSet::new();
     for spec in &node.channels {

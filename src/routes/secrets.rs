@@ -56,11 +56,7 @@ pub fn check_secret(name: &str, value: &str) -> ApiResult<()> {
 }
 
 fn check_name(name: &str) -> ApiResult<()> {
-    let mut chars = name.chars();
-    let ok = chars.next().is_some_and(|c| c.is_ascii_uppercase())
-        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-        && name.len() <= 128;
-    if ok {
+    if crate::model::is_env_name(name) {
         Ok(())
     } else {
         Err(ApiError::invalid(format!(

@@ -11,21 +11,19 @@ use crate::db::audit;
 use crate::db::workspaces::{self as ws, NewWorkspace, WorkspacePatch, WorkspaceRow};
 use crate::db::{channels, secrets, tokens, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{check_name, is_uuid, opt_rfc3339, rfc3339, Role};
+use crate::model::{
+    check_name, is_uuid, opt_rfc3339, rfc3339, Role, DEFAULT_RUNTIME, DEFAULT_TIER, MAX_MODEL, MAX_RUNTIME,
+    MAX_WORKSPACE_NAME, MAX_WORKSPACE_ROLE,
+};
 use crate::routes::keys::cap_expiry;
 use crate::routes::secrets::{check_secret, store as store_secrets};
 use crate::routes::OptionalJson;
 use crate::state::{AppState, Settings};
 
-const MAX_NAME: usize = 255;
-const MAX_ROLE: usize = 1000;
-const MAX_RUNTIME: usize = 100;
 const MAX_TASK: usize = 1000;
-const DEFAULT_TIER: i64 = 2;
 const MAX_CREATE_SECRETS: usize = 100;
 /// How many children a 409 or an audit entry names; the count is always whole.
 const MAX_LISTED_CHILDREN: i64 = 100;
-const DEFAULT_RUNTIME: &str = "langgraph";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/workspaces").get(list_workspaces).post(create_workspace))
@@ -91,11 +89,7 @@ pub fn workspace_id(raw: &str) -> ApiResult<String> {
 }
 
 fn check_tier(tier: i64) -> ApiResult<i64> {
-    if (1..=4).contains(&tier) {
-        Ok(tier)
-    } else {
-        Err(ApiError::invalid("tier must be 1, 2, 3 or 4"))
-    }
+    crate::model::check_tier(tier).map_err(ApiError::invalid)
 }
 
 fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
@@ -176,15 +170,15 @@ async fn create_workspace(
 ) -> ApiResult<HttpResponse> {
     let (_, bindings) = who.org_role(Role::WorkspaceWrite)?;
     let b = body.into_inner();
-    check_text("name", &b.name, MAX_NAME)?;
+    check_text("name", &b.name, MAX_WORKSPACE_NAME)?;
     if let Some(r) = &b.role {
-        check_text("role", r, MAX_ROLE)?;
+        check_text("role", r, MAX_WORKSPACE_ROLE)?;
     }
     if let Some(r) = &b.runtime {
         check_text("runtime", r, MAX_RUNTIME)?;
     }
     if let Some(m) = &b.model {
-        check_text("model", m, MAX_RUNTIME)?;
+        check_text("model", m, MAX_MODEL)?;
     }
     if let Some(t) = b.tier {
         check_tier(t)?;
@@ -231,22 +225,12 @@ async fn create_workspace(
                 runtime,
                 parent_id,
             };
-            let row = ws::insert(ctx, new)?;
-            if tpl.is_some() || model.is_some() {
+            let config = (tpl.is_some() || model.is_some()).then(|| {
                 let files = tpl.as_ref().map(|t| t.files.clone()).unwrap_or_default();
-                let config = json!({"model": model, "template": template, "files": files});
-                let source = template.as_ref().map_or("api".to_string(), |t| format!("template:{t}"));
-                crate::db::catalog::put_config(ctx, &row.id, &source, &config)?;
-            }
-            // The workspace's token lives no longer than the key that made it.
-            let expires_at = cap_expiry(ctx, who, None)?;
-            let actor = who.actor();
-            let (tok, plaintext) = tokens::insert(ctx, &row.id, &actor.name, expires_at)?;
-            let detail = json!({
-                "name": row.name, "parent_id": row.parent_id, "tier": row.tier, "runtime": row.runtime,
-                "token_id": tok.id, "token_prefix": tok.prefix,
+                json!({"model": model, "template": template, "files": files})
             });
-            audit::append(ctx, &actor, "workspace.create", Some(&row.id), detail)?;
+            let source = template.as_ref().map_or("api".to_string(), |t| format!("template:{t}"));
+            let (row, plaintext) = create_in(ctx, who, new, &source, config.as_ref(), json!({}))?;
             store_secrets(ctx, &ring, who, &row.id, &initial_secrets)?;
             Ok((row, plaintext))
         })
@@ -289,7 +273,7 @@ fn parse_patch(body: &Value) -> ApiResult<WorkspacePatch> {
         role: nullable_text(obj, "role")?,
         ..Default::default()
     };
-    for (field, max) in [("name", MAX_NAME), ("runtime", MAX_RUNTIME)] {
+    for (field, max) in [("name", MAX_WORKSPACE_NAME), ("runtime", MAX_RUNTIME)] {
         match nullable_text(obj, field)? {
             None => {}
             Some(None) => return Err(ApiError::invalid(format!("{field} cannot be null"))),
@@ -304,7 +288,7 @@ fn parse_patch(body: &Value) -> ApiResult<WorkspacePatch> {
         }
     }
     if let Some(Some(r)) = &patch.role {
-        check_text("role", r, MAX_ROLE)?;
+        check_text("role", r, MAX_WORKSPACE_ROLE)?;
     }
     if let Some(t) = obj.get("tier") {
         patch.tier = Some(check_tier(
@@ -391,6 +375,35 @@ async fn delete_workspace(
         })
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "removed", "cascade_deleted": removed - 1 })))
+}
+
+/// Creates a workspace with its first token (never outliving the key that
+/// made it) and, when given, its config; records `workspace.create`, with
+/// `extra` added to the entry. Shared by the API, org import and bundles.
+pub fn create_in(
+    ctx: &mut WriteCtx,
+    who: &Principal,
+    new: NewWorkspace,
+    source: &str,
+    config: Option<&Value>,
+    extra: Value,
+) -> StoreResult<(WorkspaceRow, String)> {
+    let row = ws::insert(ctx, new)?;
+    let expires_at = cap_expiry(ctx, who, None)?;
+    let actor = who.actor();
+    let (tok, token) = tokens::insert(ctx, &row.id, &actor.name, expires_at)?;
+    if let Some(config) = config {
+        crate::db::catalog::put_config(ctx, &row.id, source, config)?;
+    }
+    let mut detail = json!({
+        "name": row.name, "parent_id": row.parent_id, "tier": row.tier, "runtime": row.runtime,
+        "token_id": tok.id, "token_prefix": tok.prefix, "source": source,
+    });
+    if let (Some(d), Value::Object(more)) = (detail.as_object_mut(), extra) {
+        d.extend(more);
+    }
+    audit::append(ctx, &actor, "workspace.create", Some(&row.id), detail)?;
+    Ok((row, token))
 }
 
 /// Marks a workspace and its descendants removed and revokes every one of
