@@ -135,6 +135,13 @@ impl Db {
     pub fn open(data_dir: &Path) -> StoreResult<Db> {
         let path = data_dir.join(DB_FILE);
         let mut writer = Connection::open(&path)?;
+        // Owner-only, before WAL mode: SQLite gives -wal and -shm the main
+        // file's mode, and the data dir may have been made by someone else.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
         writer.busy_timeout(BUSY_TIMEOUT)?;
         writer.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
         writer.set_prepared_statement_cache_capacity(64);
