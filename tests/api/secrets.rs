@@ -120,6 +120,14 @@ fn the_database_file_holds_no_plaintext_secret_and_the_key_file_is_owner_only() 
         std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    for f in ["molecule.db", "molecule.db-wal", "molecule.db-shm"] {
+        let mode = std::fs::metadata(app.dir.path().join("data").join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{f} is owner-only");
+    }
     let key_hex = std::fs::read_to_string(&key_file).unwrap();
     assert!(
         !contains(&bytes, key_hex.trim()),
