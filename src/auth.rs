@@ -135,8 +135,7 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
             req.extensions_mut().insert(CallerPrefix(cred.prefix.clone()));
             Ok(Principal { cred, client })
         }
-        Err(true) => Err(fail(Failure::Expired, Some(&hash))),
-        Err(false) => Err(fail(Failure::UnknownOrRevoked, Some(&hash))),
+        Err(why) => Err(fail(why, Some(&hash))),
     }
 }
 /// The caller's display prefix, left in request extensions for logging.

@@ -5,12 +5,13 @@
 //! backup alone opens no secret. Keep the key file (default
 //! `<data-dir>/secrets.key`) backed up separately; restoring needs both.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use rusqlite::{Connection, OpenFlags};
 
+use crate::data_dir::with_suffix;
 use crate::db::{migrate, DB_FILE};
 
 const PAGES_PER_STEP: std::os::raw::c_int = 256;
@@ -18,12 +19,7 @@ const PAGES_PER_STEP: std::os::raw::c_int = 256;
 /// The lock every `serve` holds shared on its data dir; `restore` needs it
 /// exclusively, so it can never replace a database under a running server.
 pub fn serve_lock(data_dir: &Path) -> anyhow::Result<std::fs::File> {
-    let path = data_dir.join("serve.lock");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(&path).with_context(|| format!("opening {}", path.display()))
+    crate::data_dir::lock_file(&data_dir.join("serve.lock"))
 }
 
 /// Copies the live database to `to` (which must not exist), consistently,
@@ -107,12 +103,6 @@ pub fn restore(data_dir: &Path, from: &Path) -> anyhow::Result<u64> {
     crate::crypto::sync_dir(&target);
     restrict(&target);
     Ok(std::fs::metadata(&target)?.len())
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
 }
 
 fn create_private(path: &Path) -> anyhow::Result<()> {

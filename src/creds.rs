@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::Connection;
 
+use crate::auth::Failure;
 use crate::db::{keys, tokens, StoreResult};
 use crate::model::Role;
 use crate::token::TokenKind;
@@ -102,19 +103,18 @@ impl CredCache {
         self.seen.load(Ordering::Acquire)
     }
 
-    /// The live, unexpired credential for a token hash, marking it used.
-    /// `Err(true)` when it exists but has expired, `Err(false)` when it is
-    /// unknown or revoked (for counting only: callers answer both alike).
-    pub fn authenticate(&self, hash: &[u8; 32], now: i64) -> Result<Arc<Credential>, bool> {
+    /// The live, unexpired credential for a token hash, marking it used;
+    /// otherwise why not (for counting only: callers answer both alike).
+    pub fn authenticate(&self, hash: &[u8; 32], now: i64) -> Result<Arc<Credential>, Failure> {
         let cred = self
             .map
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(hash)
             .cloned()
-            .ok_or(false)?;
+            .ok_or(Failure::UnknownOrRevoked)?;
         if cred.is_expired(now) {
-            return Err(true);
+            return Err(Failure::Expired);
         }
         cred.last_used.fetch_max(now, Ordering::Relaxed);
         Ok(cred)

@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
 use anyhow::{bail, Context};
+
+use crate::data_dir::with_suffix;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 
@@ -92,12 +94,6 @@ pub fn pending_path(path: &Path) -> PathBuf {
 
 pub fn retired_path(path: &Path) -> PathBuf {
     with_suffix(path, ".old")
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
 }
 
 impl Keyring {
@@ -287,12 +283,7 @@ pub fn write_key_file(path: &Path, bytes: &[u8; 32]) -> anyhow::Result<()> {
 pub struct RotationLock(#[allow(dead_code)] std::fs::File);
 
 fn lock_file(path: &Path) -> anyhow::Result<std::fs::File> {
-    let lock = with_suffix(path, ".lock");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(&lock).with_context(|| format!("opening {}", lock.display()))
+    crate::data_dir::lock_file(&with_suffix(path, ".lock"))
 }
 
 impl RotationLock {

@@ -29,3 +29,19 @@ pub fn require_db(dir: &Path) -> anyhow::Result<()> {
         )
     }
 }
+
+/// Opens (creating if needed, mode 0600) a lock file.
+pub fn lock_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path).with_context(|| format!("opening {}", path.display()))
+}
+
+/// `path` with `suffix` appended to its file name (`a.db` → `a.db.tmp`).
+pub fn with_suffix(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    std::path::PathBuf::from(s)
+}

@@ -100,16 +100,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut WriteCtx, &Principal) -> StoreResult<T> + Send + 'static,
     {
-        let (db, clock) = (self.db.clone(), self.clock.clone());
-        let run = move || {
-            db.rehearse(&clock, |ctx| {
-                if !who.still_live(ctx, ctx.now)? {
-                    return Err(ApiError::unauthorized().into());
-                }
-                f(ctx, &who)
-            })
-        };
-        Ok(web::block(run).await.map_err(blocking_failed)??)
+        self.transact(who, false, f).await
     }
 
     /// Runs `f` as one transaction on the blocking pool, on behalf of
@@ -124,14 +115,27 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut WriteCtx, &Principal) -> StoreResult<T> + Send + 'static,
     {
+        self.transact(who, true, f).await
+    }
+
+    async fn transact<T, F>(&self, who: Principal, commit: bool, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteCtx, &Principal) -> StoreResult<T> + Send + 'static,
+    {
         let (db, clock) = (self.db.clone(), self.clock.clone());
         let run = move || {
-            db.write(&clock, |ctx| {
+            let guarded = |ctx: &mut WriteCtx| {
                 if !who.still_live(ctx, ctx.now)? {
                     return Err(ApiError::unauthorized().into());
                 }
                 f(ctx, &who)
-            })
+            };
+            if commit {
+                db.write(&clock, guarded)
+            } else {
+                db.rehearse(&clock, guarded)
+            }
         };
         Ok(web::block(run).await.map_err(blocking_failed)??)
     }

@@ -178,12 +178,32 @@ impl Db {
     /// writer lock is released, so the caller's response can only be sent
     /// once the change is visible to every later request.
     pub fn write<T>(&self, now: impl WriteTime, f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>) -> StoreResult<T> {
+        self.transact(now, true, f)
+    }
+
+    /// Runs `f` in a write transaction that is always rolled back: a dry
+    /// run that follows exactly the code path of the real thing.
+    pub fn rehearse<T>(&self, now: impl WriteTime, f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>) -> StoreResult<T> {
+        self.transact(now, false, f)
+    }
+
+    fn transact<T>(
+        &self,
+        now: impl WriteTime,
+        commit: bool,
+        f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let mut conn = lock(&self.writer);
         let now = now.read();
         let (out, changed_creds) = {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut ctx = WriteCtx { tx, now, seq: None };
             let out = f(&mut ctx)?;
+            if !commit {
+                // Dropping the transaction rolls it back; nothing committed,
+                // so the credential map is left alone.
+                return Ok(out);
+            }
             let changed = ctx.seq.is_some();
             ctx.tx.commit()?;
             (out, changed)
@@ -198,18 +218,6 @@ impl Db {
             }
         }
         Ok(out)
-    }
-
-    /// Runs `f` in a write transaction that is always rolled back: a dry
-    /// run that follows exactly the code path of the real thing.
-    pub fn rehearse<T>(&self, now: impl WriteTime, f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = lock(&self.writer);
-        let now = now.read();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut ctx = WriteCtx { tx, now, seq: None };
-        f(&mut ctx)
-        // Dropping the transaction rolls it back; the credential map is
-        // untouched because nothing was committed.
     }
 
     /// Loads every live credential into memory. Called once by `serve`.
