@@ -90,11 +90,11 @@ impl AuthFailures {
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub cred: Arc<Credential>,
-    pub client: Option<String>,
+    pub client: Option<std::net::IpAddr>,
 }
 
-fn client_addr(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+fn client_addr(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
 }
 
 fn bearer(req: &HttpRequest) -> Option<&str> {
@@ -108,17 +108,19 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("application state missing"))?;
     let client = client_addr(req);
-    let addr = client.as_deref().unwrap_or("unknown");
+    // Only failures need the address as text.
+    let addr = || client.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
     let now = state.now();
     // A failure is counted, then answered 401 — or 429 once this address or
     // this token has failed too often this minute. Valid credentials never
     // reach this path, so they are never throttled.
     let fail = |why: Failure, hash: Option<&[u8; 32]>| {
-        state.failures.record(why, addr);
-        if let Some(secs) = state.limiter.retry_after(addr, hash, now) {
+        let addr = addr();
+        state.failures.record(why, &addr);
+        if let Some(secs) = state.limiter.retry_after(&addr, hash, now) {
             return ApiError::throttled(secs);
         }
-        state.limiter.record(addr, hash, now);
+        state.limiter.record(&addr, hash, now);
         ApiError::unauthorized()
     };
     let Some(token) = bearer(req).filter(|t| !t.is_empty()) else {
@@ -132,15 +134,16 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     match state.db.creds.authenticate(&hash, now) {
         Ok(cred) => {
             // For the access log: the display prefix, never the token.
-            req.extensions_mut().insert(CallerPrefix(cred.prefix.clone()));
+            req.extensions_mut().insert(Caller(cred.clone()));
             Ok(Principal { cred, client })
         }
         Err(why) => Err(fail(why, Some(&hash))),
     }
 }
-/// The caller's display prefix, left in request extensions for logging.
+/// The caller's credential, left in request extensions so the access log
+/// can name it by display prefix (never by token).
 #[derive(Clone)]
-pub struct CallerPrefix(pub String);
+pub struct Caller(pub Arc<Credential>);
 
 impl FromRequest for Principal {
     type Error = ApiError;
@@ -173,7 +176,7 @@ impl Principal {
         };
         Actor {
             name,
-            client: self.client.clone(),
+            client: self.client.map(|ip| ip.to_string()),
         }
     }
 

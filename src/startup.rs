@@ -11,7 +11,7 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use anyhow::Context;
 use serde_json::json;
 
-use crate::auth::{AuthFailures, CallerPrefix};
+use crate::auth::{AuthFailures, Caller};
 use crate::clock::Clock;
 use crate::db::audit::{self, Actor};
 use crate::db::{keys, tokens, Db};
@@ -80,7 +80,7 @@ impl Application {
                                 started.elapsed().as_secs_f64(),
                             );
                         }
-                        let caller = res.request().extensions().get::<CallerPrefix>().map(|c| c.0.clone());
+                        let caller = res.request().extensions().get::<Caller>().map(|c| c.0.prefix.clone());
                         let status = res.status().as_u16();
                         let ms = started.elapsed().as_secs_f64() * 1000.0;
                         if status >= 500 {

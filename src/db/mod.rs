@@ -114,13 +114,39 @@ impl std::ops::Deref for WriteCtx<'_> {
 struct Probe {
     conn: Connection,
     data_version: i64,
+    /// The `-shm` file, and its WAL-index header as last seen.
+    shm: Option<std::fs::File>,
+    shm_header: [u8; SHM_HEADER],
 }
+
+/// The WAL-index header at the start of the `-shm` file (two copies of 48
+/// bytes; the first is enough). SQLite documents its `iChange` field as
+/// incremented by every transaction, and a WAL restart changes its salts
+/// and frame count: if these bytes are unchanged, nothing was committed.
+const SHM_HEADER: usize = 48;
+
+fn read_shm_header(shm: &Option<std::fs::File>) -> Option<[u8; SHM_HEADER]> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; SHM_HEADER];
+    shm.as_ref()?.read_exact_at(&mut buf, 0).ok()?;
+    Some(buf)
+}
+
+thread_local! {
+    /// Each worker thread's probe connection, per open database: the
+    /// per-request freshness check then takes no lock shared with other
+    /// workers.
+    static PROBES: std::cell::RefCell<std::collections::HashMap<u64, Probe>> = Default::default();
+}
+
+static NEXT_DB_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 pub struct Db {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    probe: Mutex<Probe>,
+    /// Tells this database apart in the thread-local probe map.
+    id: u64,
     pub creds: CredCache,
 }
 
@@ -146,16 +172,11 @@ impl Db {
         writer.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
         writer.set_prepared_statement_cache_capacity(64);
         migrate::migrate(&mut writer)?;
-        let probe_conn = open_reader(&path)?;
-        let data_version = data_version(&probe_conn)?;
         Ok(Db {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
-            probe: Mutex::new(Probe {
-                conn: probe_conn,
-                data_version,
-            }),
+            id: NEXT_DB_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             creds: CredCache::default(),
         })
     }
@@ -222,25 +243,61 @@ impl Db {
 
     /// Loads every live credential into memory. Called once by `serve`.
     pub fn load_creds(&self) -> StoreResult<()> {
-        let probe = lock(&self.probe);
-        self.creds.sync(&probe.conn)
+        self.creds.sync(&open_reader(&self.path)?)
     }
 
     /// Makes sure the credential map reflects every committed change,
     /// including those made by another process (the CLI on the box).
     /// `PRAGMA data_version` changes when any other connection has
     /// committed; only then is a snapshot of the changed credentials read.
-    /// The probe is a read-only WAL connection, so this never waits on a
-    /// writer, ours or another process's.
+    /// The probe is this thread's read-only WAL connection, so the check
+    /// never waits on a writer or on another worker.
     pub fn ensure_fresh(&self) -> StoreResult<()> {
-        let mut probe = lock(&self.probe);
-        let dv = data_version(&probe.conn)?;
-        if dv == probe.data_version {
-            return Ok(());
-        }
-        self.creds.sync(&probe.conn)?;
-        probe.data_version = dv;
-        Ok(())
+        PROBES.with(|probes| {
+            let mut probes = probes.borrow_mut();
+            let probe = match probes.entry(self.id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    // A new probe syncs once: this thread may be the first
+                    // to look since another process changed something.
+                    let conn = open_reader(&self.path)?;
+                    let dv = data_version(&conn)?;
+                    self.creds.sync(&conn)?;
+                    let mut shm_path = self.path.as_os_str().to_owned();
+                    shm_path.push("-shm");
+                    let shm = std::fs::File::open(shm_path).ok();
+                    v.insert(Probe {
+                        conn,
+                        data_version: dv,
+                        shm,
+                        shm_header: [0; SHM_HEADER],
+                    })
+                }
+            };
+            // Fast path: one pread. Read before the authoritative check, and
+            // remembered only after it succeeds, so a commit landing in
+            // between shows up on the next request.
+            let header = read_shm_header(&probe.shm);
+            if header.is_some_and(|h| h == probe.shm_header) {
+                return Ok(());
+            }
+            let dv = data_version(&probe.conn)?;
+            if dv != probe.data_version {
+                self.creds.sync(&probe.conn)?;
+                probe.data_version = dv;
+            }
+            if let Some(h) = header {
+                probe.shm_header = h;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // Close this thread's probe; other workers' close with their thread.
+        let _ = PROBES.try_with(|p| p.borrow_mut().remove(&self.id));
     }
 }
 

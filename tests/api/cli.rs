@@ -265,3 +265,29 @@ fn audit_verify_detects_a_tampered_entry() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stdout(&bad).contains("BROKEN at entry 1"), "{}", stdout(&bad));
 }
+
+#[test]
+fn every_cli_mint_and_revoke_is_seen_by_the_very_next_request() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path().join("data");
+    let admin = stdout(&run(&["mint-key", "--label", "admin"], &d)).trim().to_string();
+    let serve = Serve::start(&d);
+    assert_eq!(serve.status("/org/whoami", &admin), 200);
+    for i in 0..20 {
+        let token = stdout(&run(&["mint-key", "--label", &format!("k{i}")], &d))
+            .trim()
+            .to_string();
+        assert_eq!(
+            serve.status("/org/whoami", &token),
+            200,
+            "round {i}: a CLI mint works at once"
+        );
+        assert!(run(&["revoke-key", &token], &d).status.success());
+        assert_ne!(
+            serve.status("/org/whoami", &token),
+            200,
+            "round {i}: a CLI revoke bites at once"
+        );
+        assert_eq!(serve.status("/org/whoami", &admin), 200);
+    }
+}
