@@ -96,6 +96,13 @@ impl Application {
         })
         .workers(settings.workers)
         .shutdown_timeout(10)
+        // Stated rather than inherited: a client has 5 s to send its request
+        // head (then 408), idle keep-alive connections close after 5 s, and
+        // a closing client gets 1 s. Heads over 128 KiB or with more than 96
+        // headers are refused by actix-http (431).
+        .client_request_timeout(std::time::Duration::from_secs(5))
+        .keep_alive(std::time::Duration::from_secs(5))
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
         .listen(listener)?
         .run();
         let flusher = Flusher::start(state.clone().into_inner());

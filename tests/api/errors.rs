@@ -42,3 +42,23 @@ fn unknown_routes_and_methods_get_json_errors() {
     assert_eq!(r.status, 405);
     assert!(r.body["error"].is_string());
 }
+
+#[test]
+fn an_oversized_request_head_gets_431_and_the_server_keeps_serving() {
+    use std::io::{Read, Write};
+    let app = spawn_app();
+    let mut s = std::net::TcpStream::connect(app.base.trim_start_matches("http://")).unwrap();
+    let huge = "x".repeat(200 * 1024);
+    let _ = write!(
+        s,
+        "GET /health HTTP/1.1\r\nHost: t\r\nX-Big: {huge}\r\nConnection: close\r\n\r\n"
+    );
+    let mut response = String::new();
+    let _ = s.read_to_string(&mut response);
+    assert!(
+        response.starts_with("HTTP/1.1 431"),
+        "{}",
+        &response[..response.len().min(200)]
+    );
+    assert_eq!(app.get("/health", "").status, 200);
+}
