@@ -114,22 +114,6 @@ impl std::ops::Deref for WriteCtx<'_> {
 struct Probe {
     conn: Connection,
     data_version: i64,
-    /// The `-shm` file, and its WAL-index header as last seen.
-    shm: Option<std::fs::File>,
-    shm_header: [u8; SHM_HEADER],
-}
-
-/// The WAL-index header at the start of the `-shm` file (two copies of 48
-/// bytes; the first is enough). SQLite documents its `iChange` field as
-/// incremented by every transaction, and a WAL restart changes its salts
-/// and frame count: if these bytes are unchanged, nothing was committed.
-const SHM_HEADER: usize = 48;
-
-fn read_shm_header(shm: &Option<std::fs::File>) -> Option<[u8; SHM_HEADER]> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = [0u8; SHM_HEADER];
-    shm.as_ref()?.read_exact_at(&mut buf, 0).ok()?;
-    Some(buf)
 }
 
 thread_local! {
@@ -263,31 +247,18 @@ impl Db {
                     let conn = open_reader(&self.path)?;
                     let dv = data_version(&conn)?;
                     self.creds.sync(&conn)?;
-                    let mut shm_path = self.path.as_os_str().to_owned();
-                    shm_path.push("-shm");
-                    let shm = std::fs::File::open(shm_path).ok();
-                    v.insert(Probe {
-                        conn,
-                        data_version: dv,
-                        shm,
-                        shm_header: [0; SHM_HEADER],
-                    })
+                    v.insert(Probe { conn, data_version: dv })
                 }
             };
-            // Fast path: one pread. Read before the authoritative check, and
-            // remembered only after it succeeds, so a commit landing in
-            // between shows up on the next request.
-            let header = read_shm_header(&probe.shm);
-            if header.is_some_and(|h| h == probe.shm_header) {
-                return Ok(());
-            }
+            // Every request asks SQLite itself. (Reading the WAL-index
+            // header from the -shm file directly would be cheaper, but a
+            // second descriptor on that file is unsafe: closing it drops all
+            // of this process's POSIX locks on it, and a symlinked database
+            // keeps its -shm elsewhere.)
             let dv = data_version(&probe.conn)?;
             if dv != probe.data_version {
                 self.creds.sync(&probe.conn)?;
                 probe.data_version = dv;
-            }
-            if let Some(h) = header {
-                probe.shm_header = h;
             }
             Ok(())
         })
