@@ -15,6 +15,12 @@ fn to_json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
 }
 
+/// Whether `sql` (a `SELECT 1 … WHERE key = ?1`) finds a row: existence
+/// without reading the stored files.
+fn exists(conn: &Connection, sql: &str, key: &str) -> StoreResult<bool> {
+    Ok(conn.prepare_cached(sql)?.exists([key])?)
+}
+
 fn files_of(text: String) -> Files {
     serde_json::from_str(&text).unwrap_or_default()
 }
@@ -40,8 +46,8 @@ pub fn put_org_template(
     summary: &Value,
     replace: bool,
 ) -> StoreResult<bool> {
-    let exists = get_org_template(ctx, dir)?.is_some();
-    if exists && !replace {
+    let taken = exists(ctx, "SELECT 1 FROM org_templates WHERE dir = ?1", dir)?;
+    if taken && !replace {
         return Err(ApiError::conflict(
             "template_exists",
             format!("an org template named {dir:?} is registered; re-send with ?replace=true to replace it"),
@@ -54,7 +60,7 @@ pub fn put_org_template(
          ON CONFLICT (dir) DO UPDATE SET name = ?2, files = ?3, summary = ?4, updated_at = ?5",
         params![dir, name, to_json(files)?, summary.to_string(), ctx.now],
     )?;
-    Ok(exists)
+    Ok(taken)
 }
 
 pub fn get_org_template(conn: &Connection, dir: &str) -> StoreResult<Option<OrgTemplateRow>> {
@@ -103,7 +109,7 @@ pub struct WorkspaceTemplate {
 }
 
 pub fn insert_workspace_template(ctx: &WriteCtx, t: &WorkspaceTemplate) -> StoreResult<()> {
-    if get_workspace_template(ctx, &t.name)?.is_some() {
+    if exists(ctx, "SELECT 1 FROM workspace_templates WHERE name = ?1", &t.name)? {
         return Err(ApiError::conflict(
             "template_exists",
             format!("a workspace template named {:?} exists", t.name),
@@ -170,7 +176,7 @@ pub struct Plugin {
 }
 
 pub fn insert_plugin(ctx: &WriteCtx, p: &Plugin) -> StoreResult<()> {
-    if get_plugin(ctx, &p.name)?.is_some() {
+    if exists(ctx, "SELECT 1 FROM plugins WHERE name = ?1", &p.name)? {
         return Err(ApiError::conflict("plugin_exists", format!("a plugin named {:?} is registered", p.name)).into());
     }
     ctx.execute(
