@@ -16,11 +16,11 @@ use rusqlite::Connection;
 
 use crate::creds::{CredKind, Credential};
 use crate::db::audit::Actor;
-use crate::db::{keys, tokens, workspaces, StoreResult};
+use crate::db::{keys, sessions, tokens, workspaces, StoreResult};
 use crate::error::ApiError;
 use crate::model::Role;
 use crate::state::AppState;
-use crate::token;
+use crate::token::{self, TokenKind};
 
 /// Why an authentication failed. Counted, never told to the client.
 #[derive(Clone, Copy, Debug)]
@@ -103,6 +103,55 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
+/// The name of the browser session cookie.
+pub const SESSION_COOKIE: &str = "molecule_session";
+/// The header the UI sends with every cookie-authenticated write. A page
+/// on another site cannot add a custom header to a cross-site request
+/// without a CORS preflight, which this server never grants.
+pub const CSRF_HEADER: &str = "x-molecule-ui";
+
+/// The session cookie's value, if the request carries one.
+fn session_cookie(req: &HttpRequest) -> Option<String> {
+    req.cookie(SESSION_COOKIE).map(|c| c.value().to_string())
+}
+
+/// Refuses a cookie-authenticated write that may come from another site:
+/// it must carry the UI's header, and an `Origin` (browsers send one on
+/// every cross-origin write) must name this very host.
+fn check_same_site(req: &HttpRequest) -> Result<(), ApiError> {
+    if req.method().is_safe() {
+        return Ok(());
+    }
+    let refused = || {
+        ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "cross_site_request",
+            "a write with the session cookie must come from this server's own pages \
+             (X-Molecule-UI header, same Origin); scripts should use an org API key",
+        )
+    };
+    if req.headers().get(CSRF_HEADER).is_none() {
+        return Err(refused());
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+        let origin_host = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, rest)| rest);
+        if host.is_none() || origin_host != host {
+            return Err(refused());
+        }
+    }
+    if let Some(site) = req.headers().get("sec-fetch-site") {
+        if site.as_bytes() != b"same-origin" {
+            return Err(refused());
+        }
+    }
+    Ok(())
+}
+
 fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -123,11 +172,26 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         state.limiter.record(&addr, hash, now);
         ApiError::unauthorized()
     };
-    let Some(token) = bearer(req).filter(|t| !t.is_empty()) else {
-        return Err(fail(Failure::Missing, None));
+    // A bearer token wins over a cookie. Each path takes only its own kind
+    // of token: a session token is no API key, nor an API key a cookie.
+    let cookie;
+    let (token, from_cookie) = match bearer(req) {
+        Some(t) => (t, false),
+        None => {
+            cookie = session_cookie(req);
+            match cookie.as_deref() {
+                Some(c) => (c, true),
+                None => ("", false),
+            }
+        }
     };
-    if token::parse(token).is_none() {
-        return Err(fail(Failure::Malformed, None));
+    if token.is_empty() {
+        return Err(fail(Failure::Missing, None));
+    }
+    match token::parse(token) {
+        Some(TokenKind::Org | TokenKind::Workspace) if !from_cookie => {}
+        Some(TokenKind::Session) if from_cookie => check_same_site(req)?,
+        _ => return Err(fail(Failure::Malformed, None)),
     }
     state.db.ensure_fresh()?;
     let hash = token::hash(token);
@@ -173,6 +237,7 @@ impl Principal {
         let name = match self.cred.kind {
             CredKind::Org { .. } => format!("org-token:{}", self.cred.prefix),
             CredKind::Workspace { .. } => format!("workspace-token:{}", self.cred.prefix),
+            CredKind::Session => format!("session:{}", self.cred.prefix),
         };
         Actor {
             name,
@@ -184,6 +249,7 @@ impl Principal {
     /// role is at least `min`. Workspace tokens never pass.
     pub fn org_role(&self, min: Role) -> Result<(Role, &[String]), ApiError> {
         match &self.cred.kind {
+            CredKind::Session => Ok((Role::Admin, &[])),
             CredKind::Org { role, workspaces } if *role >= min => Ok((*role, workspaces)),
             CredKind::Org { .. } => Err(ApiError::forbidden(format!(
                 "this route needs an org key with role {} or higher",
@@ -211,7 +277,7 @@ impl Principal {
     pub fn workspace_id(&self) -> Option<&str> {
         match &self.cred.kind {
             CredKind::Workspace { workspace_id } => Some(workspace_id),
-            CredKind::Org { .. } => None,
+            CredKind::Org { .. } | CredKind::Session => None,
         }
     }
 
@@ -252,6 +318,7 @@ impl Principal {
         match self.cred.kind {
             CredKind::Org { .. } => keys::is_live(conn, &self.cred.id, now),
             CredKind::Workspace { .. } => tokens::is_live(conn, &self.cred.id, now),
+            CredKind::Session => sessions::is_live(conn, &self.cred.id, now),
         }
     }
     /// Whether every one of `targets` lies within this key's bindings (an
@@ -259,6 +326,7 @@ impl Principal {
     pub fn covers(&self, conn: &Connection, targets: &[String]) -> StoreResult<bool> {
         let bindings = match &self.cred.kind {
             CredKind::Org { workspaces, .. } => workspaces,
+            CredKind::Session => return Ok(true),
             CredKind::Workspace { .. } => return Ok(false),
         };
         if bindings.is_empty() {

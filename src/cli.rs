@@ -36,6 +36,9 @@ pub enum Command {
     Backup(BackupArgs),
     /// Replace the database with a backup (stop `serve` first).
     Restore(RestoreArgs),
+    /// Print a one-time sign-in link for the browser pages. It works once,
+    /// for a few minutes; opening it starts a session.
+    LoginUrl(LoginUrlArgs),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -106,9 +109,32 @@ pub struct ServeArgs {
     /// Log filter, in tracing's EnvFilter syntax (e.g. info, debug, molecule_tenant=debug).
     #[arg(long, env = "MOLECULE_LOG", default_value = "info")]
     pub log: String,
+    /// A browser session ends after this long without a request.
+    #[arg(long, env = "MOLECULE_SESSION_IDLE", default_value = "30m")]
+    pub session_idle: String,
+    /// A browser session ends this long after sign-in, whatever happens.
+    #[arg(long, env = "MOLECULE_SESSION_LIFETIME", default_value = "12h")]
+    pub session_lifetime: String,
+    /// The address people open the server at (e.g. https://tenant.example.com);
+    /// an https one makes session cookies Secure.
+    #[arg(long, env = "MOLECULE_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Log format: text or json.
     #[arg(long, env = "MOLECULE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct LoginUrlArgs {
+    /// The address people open the server at; an https one makes the
+    /// session cookie Secure.
+    #[arg(long, env = "MOLECULE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub base_url: String,
+    /// How long the link stays valid (e.g. 10m, at most 1h).
+    #[arg(long, env = "MOLECULE_LOGIN_LINK_TTL", default_value = "10m")]
+    pub ttl: String,
+    #[command(flatten)]
+    pub data_dir: DataDir,
 }
 
 #[derive(Args, Debug)]

@@ -9,11 +9,13 @@ use anyhow::{anyhow, bail, Context};
 use serde_json::json;
 
 use crate::cli::{
-    AuditCommand, BackupArgs, ListKeysArgs, MintKeyArgs, RestoreArgs, RevokeKeyArgs, RotateArgs, ServeArgs,
+    AuditCommand, BackupArgs, ListKeysArgs, LoginUrlArgs, MintKeyArgs, RestoreArgs, RevokeKeyArgs, RotateArgs,
+    ServeArgs,
 };
 use crate::clock::{system_now_ms, Clock};
 use crate::db::audit::{self, Actor, Verdict};
 use crate::db::keys::{self, NewKey};
+use crate::db::sessions;
 use crate::db::{Db, StoreError};
 use crate::model::{check_name, is_uuid, opt_rfc3339, rfc3339, Role, ROLE_NAMES};
 use crate::routes::keys::{expiry, key_json, WARNING};
@@ -50,6 +52,18 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         bail!("--approval-ttl (MOLECULE_APPROVAL_TTL): must be longer than zero");
     }
     settings.secrets_key_file = args.key_file.secrets_key_file;
+    settings.session_idle = duration("--session-idle", "MOLECULE_SESSION_IDLE", &args.session_idle)?;
+    settings.session_lifetime = duration(
+        "--session-lifetime",
+        "MOLECULE_SESSION_LIFETIME",
+        &args.session_lifetime,
+    )?;
+    if settings.session_idle.is_zero() || settings.session_lifetime.is_zero() {
+        bail!("--session-idle and --session-lifetime (MOLECULE_SESSION_IDLE, MOLECULE_SESSION_LIFETIME): must be longer than zero");
+    }
+    if let Some(url) = &args.public_url {
+        settings.public_url = Some(base_url("--public-url", "MOLECULE_PUBLIC_URL", url)?);
+    }
     if let Some(w) = args.workers {
         if w == 0 {
             bail!("--workers (MOLECULE_WORKERS): must be at least 1");
@@ -125,6 +139,51 @@ pub fn mint_key(args: MintKeyArgs) -> anyhow::Result<ExitCode> {
         row.role.as_str()
     );
     println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An http(s) URL with no path, query or trailing slash.
+fn base_url(flag: &str, env: &str, raw: &str) -> anyhow::Result<String> {
+    let url = raw.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| anyhow!("{flag} ({env}): {raw:?} must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        bail!("{flag} ({env}): {raw:?} must be a scheme and host only, e.g. https://tenant.example.com");
+    }
+    Ok(url.to_string())
+}
+
+/// The longest a sign-in link may stay valid: it is a bearer credential
+/// that travels through terminals and chat.
+const MAX_LINK_TTL: Duration = Duration::from_secs(3600);
+
+pub fn login_url(args: LoginUrlArgs) -> anyhow::Result<ExitCode> {
+    let base = base_url("--base-url", "MOLECULE_PUBLIC_URL", &args.base_url)?;
+    let ttl = duration("--ttl", "MOLECULE_LOGIN_LINK_TTL", &args.ttl)?;
+    if ttl.is_zero() || ttl > MAX_LINK_TTL {
+        bail!("--ttl (MOLECULE_LOGIN_LINK_TTL): must be between 1s and 1h");
+    }
+    data_dir::create(&args.data_dir.data_dir)?;
+    let db = Db::open(&args.data_dir.data_dir)
+        .map_err(store_err)
+        .context("opening the database")?;
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    let secure = base.starts_with("https://");
+    let code = db
+        .write(system_now_ms(), |ctx| {
+            let code = sessions::create_link(ctx, "cli", ttl_ms, secure)?;
+            let detail = json!({"expires_in_seconds": ttl.as_secs(), "base_url": base});
+            audit::append(ctx, &Actor::cli(), "login_link.create", None, detail)?;
+            Ok(code)
+        })
+        .map_err(store_err)?;
+    eprintln!(
+        "open this link in your browser within {}; it works once:",
+        humantime::format_duration(ttl)
+    );
+    println!("{base}/login?code={code}");
     Ok(ExitCode::SUCCESS)
 }
 

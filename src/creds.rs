@@ -1,4 +1,5 @@
-//! Every live credential (org keys and workspace tokens), in memory, keyed
+//! Every live credential (org keys, workspace tokens, browser sessions), in
+//! memory, keyed
 //! by the blake3 hash of the token.
 //!
 //! The map is only ever filled from committed rows: at start-up
@@ -17,14 +18,21 @@ use std::sync::{Arc, Mutex, RwLock};
 use rusqlite::Connection;
 
 use crate::auth::Failure;
-use crate::db::{keys, tokens, StoreResult};
+use crate::db::{keys, sessions, tokens, StoreResult};
 use crate::model::Role;
 use crate::token::TokenKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredKind {
-    Org { role: Role, workspaces: Vec<String> },
-    Workspace { workspace_id: String },
+    Org {
+        role: Role,
+        workspaces: Vec<String>,
+    },
+    Workspace {
+        workspace_id: String,
+    },
+    /// A browser session: the surface of an unbound admin key.
+    Session,
 }
 
 #[derive(Debug)]
@@ -33,6 +41,8 @@ pub struct Credential {
     pub prefix: String,
     pub kind: CredKind,
     pub expires_at: Option<i64>,
+    /// Sessions end after this long without a request (milliseconds).
+    pub idle_ms: Option<i64>,
     /// Last successful use, in memory; written to the database in batches.
     last_used: AtomicI64,
     flushed: AtomicI64,
@@ -46,6 +56,7 @@ impl Credential {
             prefix,
             kind,
             expires_at,
+            idle_ms: None,
             last_used: AtomicI64::new(used),
             flushed: AtomicI64::new(used),
         }
@@ -55,11 +66,17 @@ impl Credential {
         match self.kind {
             CredKind::Org { .. } => TokenKind::Org,
             CredKind::Workspace { .. } => TokenKind::Workspace,
+            CredKind::Session => TokenKind::Session,
         }
     }
 
+    /// Past its expiry, or (sessions) idle for too long. A session's last
+    /// use starts at its creation, so it is never idle from birth.
     pub fn is_expired(&self, now: i64) -> bool {
         self.expires_at.is_some_and(|e| e <= now)
+            || self
+                .idle_ms
+                .is_some_and(|idle| self.last_used.load(Ordering::Relaxed).saturating_add(idle) <= now)
     }
 
     pub fn last_used(&self) -> Option<i64> {
@@ -134,14 +151,16 @@ impl CredCache {
         self.map.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// Unexpired credentials in memory: (org keys, workspace tokens).
-    pub fn live_by_kind(&self, now: i64) -> (usize, usize) {
+    /// Unexpired credentials in memory: (org keys, workspace tokens,
+    /// browser sessions).
+    pub fn live_by_kind(&self, now: i64) -> (usize, usize, usize) {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         map.values()
             .filter(|c| !c.is_expired(now))
-            .fold((0, 0), |(o, w), c| match c.kind {
-                CredKind::Org { .. } => (o + 1, w),
-                CredKind::Workspace { .. } => (o, w + 1),
+            .fold((0, 0, 0), |(o, w, s), c| match c.kind {
+                CredKind::Org { .. } => (o + 1, w, s),
+                CredKind::Workspace { .. } => (o, w + 1, s),
+                CredKind::Session => (o, w, s + 1),
             })
     }
 
@@ -159,6 +178,7 @@ impl CredCache {
         }
         let mut changes = keys::changed_since(&tx, seen)?;
         changes.extend(tokens::changed_since(&tx, seen)?);
+        changes.extend(sessions::changed_since(&tx, seen)?);
         drop(tx);
         let _applying = self.apply.lock().unwrap_or_else(|e| e.into_inner());
         if seq <= self.seen_seq() {

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Command::Backup(a) => commands::backup(a),
         Command::Restore(a) => commands::restore(a),
         Command::Audit(a) => commands::audit(a),
+        Command::LoginUrl(a) => commands::login_url(a),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

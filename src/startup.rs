@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::auth::{AuthFailures, Caller};
 use crate::clock::Clock;
 use crate::db::audit::{self, Actor};
-use crate::db::{keys, tokens, Db};
+use crate::db::{keys, sessions, tokens, Db};
 use crate::routes;
 use crate::state::{AppState, Settings};
 use crate::token::TokenKind;
@@ -196,6 +196,8 @@ pub fn flush_usage(state: &AppState) {
             match u.kind {
                 TokenKind::Org => keys::touch(ctx, &u.id, u.at)?,
                 TokenKind::Workspace => tokens::touch(ctx, &u.id, u.at)?,
+                TokenKind::Session => sessions::touch(ctx, &u.id, u.at)?,
+                TokenKind::Login => {}
             }
         }
         Ok(())

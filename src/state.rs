@@ -36,6 +36,13 @@ pub struct Settings {
     pub approval_ttl: Duration,
     /// The master key for secrets; default `secrets.key` in the data dir.
     pub secrets_key_file: Option<PathBuf>,
+    /// A browser session ends after this long without a request…
+    pub session_idle: Duration,
+    /// …and this long after sign-in, whatever happens.
+    pub session_lifetime: Duration,
+    /// The URL people reach this server at, if set; an https one makes
+    /// session cookies `Secure`.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -61,6 +68,9 @@ impl Settings {
             failures_per_token: 10,
             approval_ttl: Duration::from_secs(600),
             secrets_key_file: None,
+            session_idle: Duration::from_secs(30 * 60),
+            session_lifetime: Duration::from_secs(12 * 3600),
+            public_url: None,
         }
     }
 }

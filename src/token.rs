@@ -1,11 +1,12 @@
 //! The token format, shared by the server and the CLI. No I/O but the RNG.
 //!
-//! `mol_org_` (org keys) or `mol_ws_` (workspace tokens), then 43 base62
+//! `mol_org_` (org keys), `mol_ws_` (workspace tokens), `mol_sess_` (browser
+//! session cookies) or `mol_login_` (one-time sign-in codes), then 43 base62
 //! characters drawn uniformly from the OS RNG (43 × log2 62 ≈ 256.03 bits),
 //! then 6 base62 characters of the CRC-32 of everything before them. The
 //! checksum is not a secret: it lets us refuse a mistyped token before any
 //! lookup, and lets a secret scanner confirm a leaked key offline with
-//! `mol_(org|ws)_[0-9A-Za-z]{49}` plus the CRC.
+//! `mol_(org|ws|sess|login)_[0-9A-Za-z]{49}` plus the CRC.
 
 pub const SECRET_LEN: usize = 43;
 const CHECK_LEN: usize = 6;
@@ -17,6 +18,8 @@ const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 pub enum TokenKind {
     Org,
     Workspace,
+    Session,
+    Login,
 }
 
 impl TokenKind {
@@ -24,9 +27,18 @@ impl TokenKind {
         match self {
             TokenKind::Org => "mol_org_",
             TokenKind::Workspace => "mol_ws_",
+            TokenKind::Session => "mol_sess_",
+            TokenKind::Login => "mol_login_",
         }
     }
 }
+
+const KINDS: [TokenKind; 4] = [
+    TokenKind::Org,
+    TokenKind::Workspace,
+    TokenKind::Session,
+    TokenKind::Login,
+];
 
 /// A freshly generated token. `plaintext` must leave the process exactly once.
 pub struct Minted {
@@ -71,13 +83,7 @@ pub fn generate(kind: TokenKind) -> Result<Minted, getrandom::Error> {
 /// The kind of a well-formed token, or `None` for anything malformed
 /// (wrong tag, length, alphabet or checksum).
 pub fn parse(token: &str) -> Option<TokenKind> {
-    let kind = if token.starts_with(TokenKind::Org.tag()) {
-        TokenKind::Org
-    } else if token.starts_with(TokenKind::Workspace.tag()) {
-        TokenKind::Workspace
-    } else {
-        return None;
-    };
+    let kind = KINDS.into_iter().find(|k| token.starts_with(k.tag()))?;
     let rest = &token.as_bytes()[kind.tag().len()..];
     if rest.len() != SECRET_LEN + CHECK_LEN || !rest.iter().all(u8::is_ascii_alphanumeric) {
         return None;
@@ -113,7 +119,7 @@ mod tests {
 
     #[test]
     fn generated_tokens_parse_back_to_their_kind() {
-        for kind in [TokenKind::Org, TokenKind::Workspace] {
+        for kind in KINDS {
             let m = generate(kind).unwrap();
             assert_eq!(parse(&m.plaintext), Some(kind));
             assert_eq!(m.plaintext.len(), kind.tag().len() + 49);

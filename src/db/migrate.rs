@@ -9,7 +9,10 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 /// Step `i` upgrades a database from version `i + 1` to `i + 2`. Append
 /// only; never edit a step that has shipped. Fold each change into
 /// schema.sql too.
-const MIGRATIONS: &[&str] = &[];
+const MIGRATIONS: &[&str] = &[
+    // 1 -> 2: browser sign-in links and sessions.
+    include_str!("migrations/0002_sessions.sql"),
+];
 
 pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 
@@ -65,6 +68,8 @@ mod tests {
             "plugin_allowlist",
             "workspace_plugins",
             "workspace_config",
+            "login_links",
+            "sessions",
         ] {
             conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
                 .unwrap();

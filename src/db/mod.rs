@@ -14,6 +14,7 @@ pub mod channels;
 pub mod keys;
 pub mod migrate;
 pub mod secrets;
+pub mod sessions;
 pub mod tokens;
 pub mod workspaces;
 

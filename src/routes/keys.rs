@@ -122,6 +122,8 @@ pub fn cap_expiry(ctx: &WriteCtx, who: &Principal, asked: Option<i64>) -> StoreR
     let limit = match who.cred.kind {
         CredKind::Org { .. } => keys::find_live(ctx, &who.cred.id, ctx.now)?.and_then(|k| k.expires_at),
         CredKind::Workspace { .. } => who.cred.expires_at,
+        // A person signed in mints keys as an admin would from the CLI.
+        CredKind::Session => None,
     };
     match (limit, asked) {
         (None, asked) => Ok(asked),
@@ -304,6 +306,10 @@ async fn whoami(who: Principal) -> HttpResponse {
         CredKind::Workspace { workspace_id } => json!({
             "kind": "workspace", "id": c.id, "prefix": c.prefix, "role": "agent",
             "workspaces": [workspace_id], "workspace_id": workspace_id, "expires_at": opt_rfc3339(c.expires_at),
+        }),
+        CredKind::Session => json!({
+            "kind": "session", "id": c.id, "prefix": c.prefix, "role": "admin",
+            "workspaces": [], "expires_at": opt_rfc3339(c.expires_at),
         }),
     };
     HttpResponse::Ok().json(body)

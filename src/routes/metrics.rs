@@ -41,7 +41,7 @@ async fn metrics(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpRe
         *by_status.entry(status).or_default() += 1.0;
         idle += f64::from(u8::from(is_idle));
     }
-    let (org_keys, ws_tokens) = state.db.creds.live_by_kind(now);
+    let (org_keys, ws_tokens, sessions) = state.db.creds.live_by_kind(now);
     let mut out = String::new();
     state.requests.render(&mut out);
     let failures: Vec<(String, f64)> = Failure::ALL
@@ -63,6 +63,7 @@ async fn metrics(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpRe
         &[
             ("kind=\"org_key\"".into(), org_keys as f64),
             ("kind=\"workspace_token\"".into(), ws_tokens as f64),
+            ("kind=\"session\"".into(), sessions as f64),
         ],
     );
     let statuses: Vec<(String, f64)> = by_status.iter().map(|(s, n)| (format!("status=\"{s}\""), *n)).collect();

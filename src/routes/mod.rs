@@ -10,6 +10,8 @@ pub mod keys;
 pub mod metrics;
 pub mod org;
 pub mod secrets;
+pub mod sessions;
+pub mod ui;
 pub mod workspaces;
 pub mod ws_tokens;
 
@@ -35,7 +37,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(org::configure)
         .configure(catalog::configure)
         .configure(bundles::configure)
-        .configure(metrics::configure);
+        .configure(metrics::configure)
+        .configure(sessions::configure)
+        .configure(ui::configure);
 }
 
 async fn health() -> HttpResponse {
@@ -105,11 +109,12 @@ pub fn path_config() -> web::PathConfig {
 /// give them the same JSON shape as ours.
 pub fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
-        let is_json = res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        if is_json {
+        // Ours already: JSON, or the sign-in page's words for a browser.
+        let is_ours = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+            let v = v.as_bytes();
+            v.starts_with(b"application/json") || v.starts_with(b"text/html")
+        });
+        if is_ours {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
         let status = res.status();

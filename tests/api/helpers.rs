@@ -84,7 +84,7 @@ impl Drop for TestApp {
     }
 }
 
-fn read(mut res: ureq::http::Response<ureq::Body>) -> Resp {
+pub fn read_response(mut res: ureq::http::Response<ureq::Body>) -> Resp {
     let status = res.status().as_u16();
     let headers: std::collections::BTreeMap<String, String> = res
         .headers()
@@ -129,11 +129,11 @@ impl TestApp {
         if !token.is_empty() {
             req = req.header("Authorization", format!("Bearer {token}"));
         }
-        read(req.call().expect("GET"))
+        read_response(req.call().expect("GET"))
     }
 
     pub fn get_with_header(&self, path: &str, name: &str, value: &str) -> Resp {
-        read(self.agent.get(self.url(path)).header(name, value).call().expect("GET"))
+        read_response(self.agent.get(self.url(path)).header(name, value).call().expect("GET"))
     }
 
     pub fn post(&self, path: &str, token: &str, body: Value) -> Resp {
@@ -141,7 +141,7 @@ impl TestApp {
             .agent
             .post(self.url(path))
             .header("Authorization", format!("Bearer {token}"));
-        read(req.send_json(&body).expect("POST"))
+        read_response(req.send_json(&body).expect("POST"))
     }
 
     pub fn post_empty(&self, path: &str, token: &str) -> Resp {
@@ -149,7 +149,7 @@ impl TestApp {
             .agent
             .post(self.url(path))
             .header("Authorization", format!("Bearer {token}"));
-        read(req.send_empty().expect("POST"))
+        read_response(req.send_empty().expect("POST"))
     }
 
     pub fn post_raw(&self, path: &str, token: &str, content_type: &str, body: &[u8]) -> Resp {
@@ -158,7 +158,7 @@ impl TestApp {
             .post(self.url(path))
             .header("Authorization", format!("Bearer {token}"))
             .content_type(content_type);
-        read(req.send(body).expect("POST"))
+        read_response(req.send(body).expect("POST"))
     }
 
     pub fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
@@ -166,7 +166,7 @@ impl TestApp {
             .agent
             .patch(self.url(path))
             .header("Authorization", format!("Bearer {token}"));
-        read(req.send_json(&body).expect("PATCH"))
+        read_response(req.send_json(&body).expect("PATCH"))
     }
 
     pub fn delete(&self, path: &str, token: &str) -> Resp {
@@ -174,7 +174,7 @@ impl TestApp {
             .agent
             .delete(self.url(path))
             .header("Authorization", format!("Bearer {token}"));
-        read(req.call().expect("DELETE"))
+        read_response(req.call().expect("DELETE"))
     }
 
     /// Mints an org key over HTTP with the admin key; returns the 201 body.
@@ -261,7 +261,7 @@ impl TestApp {
             .agent
             .put(self.url("/org/plugins/allowlist"))
             .header("Authorization", format!("Bearer {}", self.admin));
-        let r = read(req.send_json(json!({"plugins": names})).expect("PUT"));
+        let r = read_response(req.send_json(json!({"plugins": names})).expect("PUT"));
         assert_eq!(r.status, 200, "{}", r.text);
     }
 }

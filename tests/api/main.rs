@@ -19,5 +19,6 @@ mod org;
 mod revocation;
 mod roles;
 mod secrets;
+mod sessions;
 mod workspaces;
 mod ws_tokens;

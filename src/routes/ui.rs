@@ -1,0 +1,89 @@
+//! The browser pages: three static files compiled into the binary (no build
+//! step), served with headers that forbid inline script, framing and
+//! referrers. The pages hold no data of their own: they call the JSON API
+//! with the session cookie.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+
+use crate::error::ApiError;
+
+const INDEX_HTML: &str = include_str!("../../ui/index.html");
+const APP_JS: &str = include_str!("../../ui/app.js");
+const APP_CSS: &str = include_str!("../../ui/app.css");
+
+/// No inline script or style, nothing from elsewhere, no framing.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/").get(to_pages))
+        .service(web::resource("/ui").get(to_pages))
+        .service(web::resource("/ui/").get(index))
+        .service(web::resource("/ui/app.js").get(app_js))
+        .service(web::resource("/ui/app.css").get(app_css));
+}
+
+/// Adds the pages' security headers to a response.
+pub fn secured(mut res: HttpResponseBuilder) -> HttpResponseBuilder {
+    res.insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header(("cross-origin-opener-policy", "same-origin"))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    res
+}
+
+async fn to_pages() -> HttpResponse {
+    secured(HttpResponse::SeeOther())
+        .insert_header((header::LOCATION, "/ui/"))
+        .finish()
+}
+
+fn page(content_type: &'static str, body: &'static str) -> HttpResponse {
+    secured(HttpResponse::Ok())
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .body(body)
+}
+
+async fn index() -> HttpResponse {
+    page("text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn app_js() -> HttpResponse {
+    page("text/javascript; charset=utf-8", APP_JS)
+}
+
+async fn app_css() -> HttpResponse {
+    page("text/css; charset=utf-8", APP_CSS)
+}
+
+const REFUSED_HTML: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>Sign-in link not valid · Molecule</title><link rel=\"stylesheet\" href=\"/ui/app.css\"></head>\
+<body><main class=\"signin\"><h1>This sign-in link is not valid</h1>\
+<p>It was already used, has expired, or was mistyped. Each link works once, for a few minutes.</p>\
+<p>On the server, run <code>molecule-tenant login-url</code> for a new one, \
+or <a href=\"/ui/\">sign in with an org API key</a>.</p></main></body></html>";
+
+/// A spent, expired or unknown login link: words for a person in a
+/// browser, the usual JSON error for anything else.
+pub fn link_refused(req: &HttpRequest) -> HttpResponse {
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        return secured(HttpResponse::BadRequest())
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .body(REFUSED_HTML);
+    }
+    let err = ApiError::new(
+        actix_web::http::StatusCode::BAD_REQUEST,
+        "invalid_login_link",
+        "this sign-in link was already used, has expired, or is not one; run `molecule-tenant login-url` for a new one",
+    );
+    actix_web::ResponseError::error_response(&err)
+}

@@ -1,0 +1,584 @@
+// The org admin pages. Plain DOM, no framework, no build step. Everything
+// shown comes from the JSON API, called with the session cookie; data is
+// only ever put into the page as text, never as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const PAGES = ["signin", "workspaces", "approvals", "audit", "settings"];
+const APPROVALS_REFRESH_MS = 5000;
+let me = null;
+let refreshTimer = null;
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const words = body && body.error ? body.error : `the server answered ${status}`;
+    super(words);
+    this.status = status;
+    this.code = body && body.code;
+    this.body = body;
+  }
+}
+
+// Every call names itself as the UI: the server refuses cookie-authenticated
+// writes without this header (cross-site request protection).
+async function api(method, path, body, extraHeaders) {
+  const headers = { "X-Molecule-UI": "1", Accept: "application/json", ...(extraHeaders || {}) };
+  const init = { method, headers, credentials: "same-origin", cache: "no-store" };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    throw new Error(`cannot reach the server (${e.message})`);
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = { error: text.slice(0, 200) };
+    }
+  }
+  if (!res.ok) {
+    const err = new ApiError(res.status, data);
+    if (res.status === 401 && me && !(extraHeaders && extraHeaders.Authorization)) {
+      signedOut("Your session has ended. Sign in again.");
+    }
+    throw err;
+  }
+  return data;
+}
+
+// ---- small helpers -------------------------------------------------------
+
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (k === "class") node.className = v;
+    else if (k === "on") for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
+    else if (k in node) node[k] = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+function when(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+function ago(iso) {
+  if (!iso) return "—";
+  const secs = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+  if (secs < 60) return `${secs}s`;
+  if (secs < 3600) return `${Math.floor(secs / 60)}m`;
+  if (secs < 86400) return `${Math.floor(secs / 3600)}h ${Math.floor((secs % 3600) / 60)}m`;
+  return `${Math.floor(secs / 86400)}d`;
+}
+
+function showError(err) {
+  const msg = err instanceof ApiError && err.code ? `${err.message} (${err.code})` : err.message || String(err);
+  $("alert-text").textContent = msg;
+  $("alert").hidden = false;
+}
+
+function clearError() {
+  $("alert").hidden = true;
+  $("alert-text").textContent = "";
+}
+
+function formError(id, err) {
+  const p = $(id);
+  if (!err) {
+    p.hidden = true;
+    p.textContent = "";
+    return;
+  }
+  p.textContent = err instanceof ApiError && err.code ? `${err.message} (${err.code})` : err.message;
+  p.hidden = false;
+}
+
+// Runs an action from a button, showing any failure in words.
+function guarded(fn) {
+  return async (ev) => {
+    const btn = ev && ev.currentTarget;
+    if (btn && btn.tagName === "BUTTON") btn.disabled = true;
+    try {
+      clearError();
+      await fn(ev);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 401)) showError(e);
+    } finally {
+      if (btn && btn.tagName === "BUTTON") btn.disabled = false;
+    }
+  };
+}
+
+function confirmDialog(title, text, okLabel) {
+  const dlg = $("dlg-confirm");
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-ok").textContent = okLabel;
+  dlg.returnValue = "cancel";
+  dlg.showModal();
+  return new Promise((resolve) => {
+    dlg.addEventListener("close", () => resolve(dlg.returnValue === "ok"), { once: true });
+  });
+}
+
+// ---- the one-time token dialog -------------------------------------------
+
+function showToken(token, what, envName) {
+  $("token-what").textContent = what;
+  $("token-value").value = token;
+  $("token-snippet-header").textContent = `Authorization: Bearer ${token}`;
+  $("token-snippet-export").textContent = `export ${envName}=${token}`;
+  $("token-copied").textContent = "";
+  $("dlg-token").showModal();
+  $("token-value").select();
+}
+
+// Closing the dialog forgets the token: nothing of it stays in the page.
+function forgetToken() {
+  $("token-value").value = "";
+  $("token-snippet-header").textContent = "";
+  $("token-snippet-export").textContent = "";
+  $("token-what").textContent = "";
+  $("token-copied").textContent = "";
+}
+
+async function copyToken() {
+  const value = $("token-value").value;
+  try {
+    await navigator.clipboard.writeText(value);
+  } catch {
+    // Clipboard API refused (e.g. plain http on another host): fall back.
+    $("token-value").select();
+    document.execCommand("copy");
+  }
+  $("token-copied").textContent = "Copied to the clipboard.";
+}
+
+// ---- sign in and out -----------------------------------------------------
+
+function signedOut(message) {
+  me = null;
+  $("toolbar").hidden = true;
+  stopRefresh();
+  showPage("signin");
+  if (message) showError(new Error(message));
+}
+
+async function signInWithKey(ev) {
+  ev.preventDefault();
+  const input = $("signin-key");
+  const key = input.value.trim();
+  input.value = "";
+  await api("POST", "/org/sessions", undefined, { Authorization: `Bearer ${key}` });
+  await start();
+}
+
+async function logOut() {
+  await api("DELETE", "/org/sessions/current");
+  signedOut("You are signed out.");
+}
+
+// ---- pages ---------------------------------------------------------------
+
+function showPage(name) {
+  for (const p of PAGES) $(`page-${p}`).hidden = p !== name;
+  for (const a of document.querySelectorAll(".toolbar nav a")) {
+    if (a.dataset.page === name) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+}
+
+function stopRefresh() {
+  if (refreshTimer) clearInterval(refreshTimer);
+  refreshTimer = null;
+}
+
+async function route() {
+  if (!me) return;
+  stopRefresh();
+  clearError();
+  const hash = location.hash || "#/workspaces";
+  const [, page, tab] = hash.split("/");
+  try {
+    if (page === "settings") {
+      showPage("settings");
+      const t = tab === "sessions" ? "sessions" : "keys";
+      for (const name of ["keys", "sessions"]) {
+        $(`panel-${name}`).hidden = name !== t;
+        $(`tab-${name}`).setAttribute("aria-selected", String(name === t));
+      }
+      document.title = "Settings · Molecule";
+      await (t === "keys" ? loadKeys() : loadSessions());
+    } else if (page === "approvals") {
+      showPage("approvals");
+      document.title = "Approvals · Molecule";
+      await loadApprovals();
+      refreshTimer = setInterval(() => loadApprovals().catch(showError), APPROVALS_REFRESH_MS);
+    } else if (page === "audit") {
+      showPage("audit");
+      document.title = "Audit · Molecule";
+      await loadAudit();
+    } else {
+      showPage("workspaces");
+      document.title = "Workspaces · Molecule";
+      await loadWorkspaces();
+    }
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) showError(e);
+  }
+}
+
+function fill(tableId, rows, emptyId) {
+  const body = $(tableId).tBodies[0];
+  body.replaceChildren(...rows);
+  if (emptyId) $(emptyId).hidden = rows.length > 0;
+}
+
+// -- Org API Keys
+
+async function loadKeys() {
+  const [keys, workspaces] = await Promise.all([api("GET", "/org/tokens"), api("GET", "/workspaces?limit=1000")]);
+  const names = new Map(workspaces.map((w) => [w.id, w.name]));
+  const rows = keys.tokens.map((k) =>
+    el(
+      "tr",
+      { "data-prefix": k.prefix },
+      el("td", {}, k.name),
+      el("td", {}, el("code", {}, k.prefix)),
+      el("td", {}, k.role),
+      el("td", {}, k.workspaces.length ? k.workspaces.map((id) => names.get(id) || id.slice(0, 8)).join(", ") : "all"),
+      el("td", {}, k.created_by),
+      el("td", {}, when(k.created_at)),
+      el("td", {}, when(k.last_used_at)),
+      el("td", {}, k.expires_at ? when(k.expires_at) : "never"),
+      el(
+        "td",
+        { class: "row-actions" },
+        el("button", { type: "button", class: "secondary", on: { click: guarded(() => rotateKey(k)) } }, "Rotate"),
+        el("button", { type: "button", class: "danger", on: { click: guarded(() => revokeKey(k)) } }, "Revoke"),
+      ),
+    ),
+  );
+  fill("keys-table", rows, "keys-empty");
+}
+
+async function openNewKey() {
+  formError("key-error", null);
+  $("key-form").reset();
+  $("key-expiry-date").hidden = true;
+  const workspaces = await api("GET", "/workspaces?limit=1000");
+  $("key-workspaces").replaceChildren(...workspaces.map((w) => el("option", { value: w.id }, w.name)));
+  const tomorrow = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+  $("key-expiry-date").min = tomorrow;
+  $("dlg-key").showModal();
+  $("key-name").focus();
+}
+
+async function createKey(ev) {
+  ev.preventDefault();
+  formError("key-error", null);
+  const body = {
+    name: $("key-name").value.trim(),
+    role: $("key-role").value,
+    workspaces: [...$("key-workspaces").selectedOptions].map((o) => o.value),
+  };
+  const expiry = $("key-expiry").value;
+  if (expiry === "custom") {
+    const date = $("key-expiry-date").value;
+    if (!date) return formError("key-error", new Error("pick the expiry date"));
+    body.expires_at = new Date(`${date}T23:59:59`).toISOString();
+  } else if (expiry !== "never") {
+    body.expires_in = Number(expiry) * 86400;
+  }
+  $("key-create").disabled = true;
+  try {
+    const key = await api("POST", "/org/tokens", body);
+    $("dlg-key").close();
+    showToken(key.auth_token, `Key “${key.name}” (${key.prefix}, ${key.role}) is ready.`, "MOLECULE_ORG_TOKEN");
+    await loadKeys();
+  } catch (e) {
+    formError("key-error", e);
+  } finally {
+    $("key-create").disabled = false;
+  }
+}
+
+async function revokeKey(k) {
+  const ok = await confirmDialog(
+    "Revoke key?",
+    `Revoke “${k.name}” (${k.prefix})? Every request with it fails from now on. This cannot be undone.`,
+    "Revoke key",
+  );
+  if (!ok) return;
+  await api("DELETE", `/org/tokens/${encodeURIComponent(k.id)}`);
+  await loadKeys();
+}
+
+let rotating = null;
+
+function rotateKey(k) {
+  rotating = k;
+  formError("rotate-error", null);
+  $("rotate-text").textContent = `A new token replaces “${k.name}” (${k.prefix}), with the same role, bindings and expiry.`;
+  $("rotate-grace").value = "0";
+  $("dlg-rotate").showModal();
+}
+
+async function doRotate(ev) {
+  ev.preventDefault();
+  const k = rotating;
+  $("rotate-go").disabled = true;
+  try {
+    const key = await api("POST", `/org/tokens/${encodeURIComponent(k.id)}/rotate`, {
+      grace_seconds: Number($("rotate-grace").value),
+    });
+    $("dlg-rotate").close();
+    const until = key.old_key_expires_at ? ` The old token works until ${when(key.old_key_expires_at)}.` : "";
+    showToken(key.auth_token, `“${key.name}” rotated: this is its new token (${key.prefix}).${until}`, "MOLECULE_ORG_TOKEN");
+    await loadKeys();
+  } catch (e) {
+    formError("rotate-error", e);
+  } finally {
+    $("rotate-go").disabled = false;
+  }
+}
+
+// -- Sessions
+
+async function loadSessions() {
+  const data = await api("GET", "/org/sessions");
+  const rows = data.sessions.map((s) =>
+    el(
+      "tr",
+      {},
+      el("td", {}, el("code", {}, s.prefix), s.current ? el("span", { class: "badge" }, "this browser") : null),
+      el("td", {}, s.created_via),
+      el("td", {}, when(s.created_at)),
+      el("td", {}, when(s.last_seen_at)),
+      el("td", {}, when(s.idle_expires_at)),
+      el("td", { class: "ua" }, s.user_agent || "—"),
+      el(
+        "td",
+        { class: "row-actions" },
+        el(
+          "button",
+          {
+            type: "button",
+            class: "danger",
+            on: {
+              click: guarded(async () => {
+                const ok = await confirmDialog("End session?", `Sign out session ${s.prefix} now?`, "End session");
+                if (!ok) return;
+                await api("DELETE", `/org/sessions/${encodeURIComponent(s.id)}`);
+                if (s.current) signedOut("You ended this browser's session.");
+                else await loadSessions();
+              }),
+            },
+          },
+          "Revoke",
+        ),
+      ),
+    ),
+  );
+  fill("sessions-table", rows);
+}
+
+// -- Workspaces
+
+async function loadWorkspaces() {
+  const list = await api("GET", "/workspaces?limit=1000");
+  const names = new Map(list.map((w) => [w.id, w.name]));
+  const rows = list.map((w) =>
+    el(
+      "tr",
+      { "data-id": w.id },
+      el("td", {}, w.name, w.role ? el("div", { class: "sub" }, w.role) : null),
+      el("td", {}, el("span", { class: `status status-${w.status}` }, w.status.replace("_", " "))),
+      el("td", {}, w.idle ? `idle ${ago(w.idle_since)}` : "—"),
+      el("td", {}, w.last_heartbeat_at ? `${ago(w.last_heartbeat_at)} ago` : "never"),
+      el("td", {}, String(w.active_tasks)),
+      el("td", {}, w.parent_id ? names.get(w.parent_id) || w.parent_id.slice(0, 8) : "—"),
+      el(
+        "td",
+        { class: "row-actions" },
+        el("button", { type: "button", class: "danger", on: { click: guarded(() => deleteWorkspace(w)) } }, "Delete"),
+      ),
+    ),
+  );
+  fill("ws-table", rows, "ws-empty");
+}
+
+async function openNewWorkspace() {
+  formError("ws-error", null);
+  $("ws-form").reset();
+  const list = await api("GET", "/workspaces?limit=1000");
+  $("ws-parent").replaceChildren(
+    el("option", { value: "" }, "None (a top-level workspace)"),
+    ...list.map((w) => el("option", { value: w.id }, w.name)),
+  );
+  $("dlg-ws").showModal();
+  $("ws-name").focus();
+}
+
+async function createWorkspace(ev) {
+  ev.preventDefault();
+  formError("ws-error", null);
+  const body = { name: $("ws-name").value.trim(), tier: Number($("ws-tier").value) };
+  const role = $("ws-role").value.trim();
+  const runtime = $("ws-runtime").value.trim();
+  if (role) body.role = role;
+  if (runtime) body.runtime = runtime;
+  if ($("ws-parent").value) body.parent_id = $("ws-parent").value;
+  $("ws-create").disabled = true;
+  try {
+    const ws = await api("POST", "/workspaces", body);
+    $("dlg-ws").close();
+    showToken(
+      ws.auth_token,
+      `Workspace “${ws.name}” is created. This is its agent's workspace token.`,
+      "MOLECULE_WORKSPACE_TOKEN",
+    );
+    await loadWorkspaces();
+  } catch (e) {
+    formError("ws-error", e);
+  } finally {
+    $("ws-create").disabled = false;
+  }
+}
+
+async function deleteWorkspace(w) {
+  const ok = await confirmDialog(
+    "Delete workspace?",
+    `Delete “${w.name}”? Its tokens are revoked and its secrets and channels erased.`,
+    "Delete",
+  );
+  if (!ok) return;
+  const path = `/workspaces/${encodeURIComponent(w.id)}`;
+  try {
+    await api("DELETE", path);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.code === "confirmation_required")) throw e;
+    const n = e.body.children_count;
+    const names = (e.body.children || []).map((c) => c.name).join(", ");
+    const again = await confirmDialog(
+      "Delete the sub-workspaces too?",
+      `“${w.name}” has ${n} sub-workspace${n === 1 ? "" : "s"} (${names}). Deleting it deletes them and everything below them.`,
+      "Delete them all",
+    );
+    if (!again) return;
+    await api("DELETE", `${path}?confirm=true`);
+  }
+  await loadWorkspaces();
+}
+
+// -- Approvals
+
+async function loadApprovals() {
+  const list = await api("GET", "/approvals/pending");
+  const badge = $("pending-count");
+  badge.textContent = String(list.length);
+  badge.hidden = list.length === 0;
+  if ($("page-approvals").hidden) return;
+  const decide = (a, decision) =>
+    guarded(async () => {
+      await api("POST", `/workspaces/${encodeURIComponent(a.workspace_id)}/approvals/${encodeURIComponent(a.id)}/decide`, {
+        decision,
+      });
+      await loadApprovals();
+    });
+  const rows = list.map((a) =>
+    el(
+      "tr",
+      { "data-id": a.id },
+      el("td", {}, a.workspace_name),
+      el("td", {}, a.action),
+      el("td", {}, a.reason || "—"),
+      el("td", { title: when(a.created_at) }, ago(a.created_at)),
+      el(
+        "td",
+        { class: "row-actions" },
+        el("button", { type: "button", on: { click: decide(a, "approved") } }, "Approve"),
+        el("button", { type: "button", class: "danger", on: { click: decide(a, "denied") } }, "Deny"),
+      ),
+    ),
+  );
+  fill("ap-table", rows, "ap-empty");
+}
+
+// -- Audit
+
+async function loadAudit() {
+  const data = await api("GET", "/org/audit?limit=100");
+  const rows = data.entries.map((e) =>
+    el(
+      "tr",
+      {},
+      el("td", {}, when(e.at)),
+      el("td", {}, el("code", {}, e.actor)),
+      el("td", {}, e.action),
+      el("td", {}, e.target ? el("code", {}, e.target) : "—"),
+      el("td", {}, e.client || "—"),
+    ),
+  );
+  fill("audit-table", rows);
+}
+
+// ---- start ---------------------------------------------------------------
+
+async function start() {
+  clearError();
+  try {
+    me = await api("GET", "/org/whoami");
+  } catch (e) {
+    signedOut();
+    if (!(e instanceof ApiError && e.status === 401)) showError(e);
+    return;
+  }
+  $("who").textContent = me.kind === "session" ? `session ${me.prefix}` : `${me.prefix} (${me.role})`;
+  $("logout").hidden = me.kind !== "session";
+  $("toolbar").hidden = false;
+  loadApprovals().catch(() => {});
+  await route();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("signin-form").addEventListener("submit", guarded(signInWithKey));
+  $("logout").addEventListener("click", guarded(logOut));
+  $("alert-close").addEventListener("click", clearError);
+  $("key-new").addEventListener("click", guarded(openNewKey));
+  $("key-form").addEventListener("submit", createKey);
+  $("key-expiry").addEventListener("change", () => {
+    $("key-expiry-date").hidden = $("key-expiry").value !== "custom";
+  });
+  $("rotate-form").addEventListener("submit", doRotate);
+  $("ws-new").addEventListener("click", guarded(openNewWorkspace));
+  $("ws-form").addEventListener("submit", createWorkspace);
+  $("token-copy").addEventListener("click", guarded(copyToken));
+  $("dlg-token").addEventListener("close", forgetToken);
+  for (const btn of document.querySelectorAll("[data-close]")) {
+    btn.addEventListener("click", () => btn.closest("dialog").close());
+  }
+  window.addEventListener("hashchange", route);
+  // Settings: ⌘, on a Mac, Ctrl+, elsewhere.
+  document.addEventListener("keydown", (ev) => {
+    if ((ev.metaKey || ev.ctrlKey) && ev.key === ",") {
+      ev.preventDefault();
+      if (me) location.hash = "#/settings/keys";
+    }
+  });
+  start();
+});
