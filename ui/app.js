@@ -568,6 +568,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("ws-new").addEventListener("click", guarded(openNewWorkspace));
   $("ws-form").addEventListener("submit", createWorkspace);
   $("token-copy").addEventListener("click", guarded(copyToken));
+  // Forget on the button (before the dialog closes) and on Esc.
+  $("token-done").addEventListener("click", forgetToken);
   $("dlg-token").addEventListener("close", forgetToken);
   for (const btn of document.querySelectorAll("[data-close]")) {
     btn.addEventListener("click", () => btn.closest("dialog").close());

@@ -77,6 +77,27 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_database_is_migrated_to_the_current_schema() {
+        let v1 = SCHEMA.split("-- Browser sign-in (version 2)").next().unwrap();
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(v1).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        migrate(&mut old).unwrap();
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh).unwrap();
+        let shape = |c: &Connection| -> Vec<String> {
+            let mut stmt = c
+                .prepare("SELECT coalesce(sql, '') FROM sqlite_schema ORDER BY name")
+                .unwrap();
+            let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+            rows.map(Result::unwrap).collect()
+        };
+        assert_eq!(shape(&old), shape(&fresh));
+        let v: i64 = old.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[test]
     fn a_newer_database_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();

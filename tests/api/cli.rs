@@ -118,6 +118,42 @@ fn mint_key_prints_only_the_token_on_stdout() {
 }
 
 #[test]
+fn login_url_prints_a_one_time_link_that_a_running_server_honours_once() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path().join("d");
+    let serve = Serve::start(&d);
+    let o = run(&["login-url", "--base-url", &format!("{}/", serve.base)], &d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let link = stdout(&o).trim_end().to_string();
+    assert!(
+        link.starts_with(&format!("{}/login?code=mol_login_", serve.base)),
+        "{link}"
+    );
+    assert!(stderr(&o).contains("works once"));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let first = agent.get(&link).call().unwrap();
+    assert_eq!(first.status(), 303);
+    assert!(first.headers().get("set-cookie").is_some());
+    assert_eq!(agent.get(&link).call().unwrap().status(), 400);
+
+    for (args, flag) in [
+        (&["login-url", "--base-url", "ftp://x"][..], "--base-url"),
+        (&["login-url", "--base-url", "http://h/path"][..], "--base-url"),
+        (&["login-url", "--ttl", "2h"][..], "--ttl"),
+        (&["login-url", "--ttl", "0s"][..], "--ttl"),
+    ] {
+        let o = run(args, &d);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(stderr(&o).contains(flag), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty());
+    }
+}
+
+#[test]
 fn cli_errors_name_the_flag_and_its_environment_variable() {
     let dir = TempDir::new().unwrap();
     let d = dir.path().join("d");

@@ -5,6 +5,7 @@ mod approvals;
 mod audit;
 mod auth;
 mod backup;
+mod browser;
 mod catalog;
 mod channels;
 mod cli;

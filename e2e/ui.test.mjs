@@ -1,0 +1,288 @@
+// End-to-end: headless Debian Chromium, driven by playwright-core, against
+// the real binary. Run by `cargo test` (tests/api/browser.rs), which passes
+// the binary's path in MOLECULE_BIN; or by hand:
+//   MOLECULE_BIN=target/debug/molecule-tenant node --test e2e/
+// With SCREENSHOT_DIR set, it also saves the screenshots the README shows.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { createInterface } from "node:readline";
+import { createServer } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const BIN = process.env.MOLECULE_BIN;
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const SHOTS = process.env.SCREENSHOT_DIR;
+// The flags this machine needs: no sandbox as root, and no background
+// connections (the network is closed; Chromium would retry them forever).
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const WAIT = { timeout: 15000 };
+
+let dataDir, server, base, browser, admin;
+
+function cli(...args) {
+  return execFileSync(BIN, [...args, "--data-dir", dataDir], { encoding: "utf8" }).trim();
+}
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir", dataDir], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    child.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
+    const lines = createInterface({ input: child.stderr });
+    lines.on("line", (line) => {
+      const m = line.match(/"port":(\d+)/);
+      if (m) resolve({ child, base: `http://127.0.0.1:${m[1]}` });
+    });
+  });
+}
+
+async function http(method, path, token, body) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function shot(page, name) {
+  if (!SHOTS) return;
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+before(async () => {
+  assert.ok(BIN, "set MOLECULE_BIN to the molecule-tenant binary");
+  dataDir = mkdtempSync(join(tmpdir(), "molecule-e2e-"));
+  ({ child: server, base } = await startServer());
+  admin = cli("mint-key", "--label", "e2e-setup");
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.removeAllListeners("exit");
+  server?.kill("SIGTERM");
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+test("a newcomer signs in with a one-time link, mints a key, uses it, revokes it, signs out", async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const link = cli("login-url", "--base-url", base);
+  assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/login\?code=mol_login_/);
+
+  await t.test("without a session the pages ask to sign in", async () => {
+    await page.goto(`${base}/ui/`);
+    await page.locator("#page-signin").waitFor(WAIT);
+    assert.equal(await page.locator("#toolbar").isVisible(), false);
+  });
+
+  let cookieValue;
+  await t.test("the link signs in and sets an HttpOnly, SameSite=Strict cookie", async () => {
+    await page.goto(link);
+    await page.locator("#toolbar").waitFor(WAIT);
+    assert.equal(new URL(page.url()).pathname, "/ui/", "the code is gone from the address bar");
+    const [cookie] = (await context.cookies()).filter((c) => c.name === "molecule_session");
+    assert.ok(cookie, "session cookie set");
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, "Strict");
+    assert.equal(cookie.secure, false, "http base URL");
+    assert.equal(await page.evaluate(() => document.cookie), "", "scripts cannot read it");
+    cookieValue = cookie.value;
+  });
+
+  await t.test("the same link works only once", async () => {
+    const other = await browser.newContext();
+    const p = await other.newPage();
+    const res = await p.goto(link);
+    assert.equal(res.status(), 400);
+    assert.match(await p.textContent("h1"), /not valid/);
+    assert.equal((await other.cookies()).length, 0);
+    await other.close();
+  });
+
+  let token, prefix;
+  await t.test("Ctrl+, opens Settings → Org API Keys; New Key shows the token once", async () => {
+    await page.keyboard.press("Control+Comma");
+    await page.locator("#panel-keys").waitFor(WAIT);
+    assert.match(page.url(), /#\/settings\/keys$/);
+    await page.click("#key-new");
+    await page.fill("#key-name", "e2e-agent");
+    await page.selectOption("#key-role", "admin");
+    await page.selectOption("#key-expiry", "30");
+    await page.click("#key-create");
+    await page.locator("#dlg-token[open]").waitFor(WAIT);
+    token = await page.inputValue("#token-value");
+    assert.match(token, /^mol_org_[0-9A-Za-z]{49}$/);
+    prefix = token.slice(0, 16);
+    assert.equal(await page.textContent("#token-snippet-header"), `Authorization: Bearer ${token}`);
+    assert.equal(await page.textContent("#token-snippet-export"), `export MOLECULE_ORG_TOKEN=${token}`);
+    assert.match(await page.textContent("#dlg-token"), /never be shown again/);
+    if (SHOTS) {
+      // The picture shows the dialog, never a real token (even a dead one).
+      await page.evaluate(() => {
+        const fake = "mol_org_" + "•".repeat(49);
+        document.getElementById("token-value").value = fake;
+        document.getElementById("token-snippet-header").textContent = `Authorization: Bearer ${fake}`;
+        document.getElementById("token-snippet-export").textContent = `export MOLECULE_ORG_TOKEN=${fake}`;
+      });
+      await shot(page, "new-key-token");
+      await page.evaluate((t) => {
+        document.getElementById("token-value").value = t;
+      }, token);
+    }
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    await page.click("#token-copy");
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
+    await page.click("#token-done");
+    await page.locator("#dlg-token").waitFor({ state: "hidden", ...WAIT });
+    assert.equal(await page.inputValue("#token-value"), "", "closing the dialog forgets the token");
+  });
+
+  await t.test("the token works from an HTTP client, and the page lists it by prefix only", async () => {
+    const res = await http("GET", "/workspaces", token);
+    assert.equal(res.status, 200);
+    const row = page.locator(`#keys-table tr[data-prefix="${prefix}"]`);
+    await row.waitFor(WAIT);
+    assert.match(await row.textContent(), /e2e-agent/);
+    assert.match(await row.textContent(), /session:/, "created by the session");
+    assert.equal((await page.content()).includes(token), false, "the token is nowhere in the page");
+    await shot(page, "org-api-keys");
+  });
+
+  await t.test("Revoke, confirmed, makes the very next request fail", async () => {
+    const row = page.locator(`#keys-table tr[data-prefix="${prefix}"]`);
+    await row.getByRole("button", { name: "Revoke" }).click();
+    assert.match(await page.textContent("#confirm-text"), new RegExp(prefix));
+    await page.click("#confirm-ok");
+    await row.waitFor({ state: "detached", ...WAIT });
+    const res = await http("GET", "/workspaces", token);
+    assert.equal(res.status, 401);
+    assert.equal(res.body.code, "unauthorized");
+  });
+
+  await t.test("a pending approval appears without a reload and is approved", async () => {
+    const ws = await http("POST", "/workspaces", admin, { name: "research", role: "analyst", tier: 3 });
+    assert.equal(ws.status, 201);
+    await http("POST", "/workspaces", admin, { name: "research-sub", parent_id: ws.body.id });
+    await page.click('nav a[data-page="approvals"]');
+    await page.locator("#ap-empty").waitFor(WAIT);
+    const asked = await http("POST", `/workspaces/${ws.body.id}/approvals`, ws.body.auth_token, {
+      action: "deploy to production",
+      reason: "release 1.4 passed staging",
+    });
+    assert.equal(asked.status, 201);
+    const row = page.locator(`#ap-table tr[data-id="${asked.body.approval_id}"]`);
+    await row.waitFor(WAIT);
+    await shot(page, "approvals");
+    await row.getByRole("button", { name: "Approve" }).click();
+    await row.waitFor({ state: "detached", ...WAIT });
+    const got = await http("GET", `/workspaces/${ws.body.id}/approvals/${asked.body.approval_id}`, admin);
+    assert.equal(got.body.status, "approved");
+    assert.match(got.body.decided_by, /^session:/);
+  });
+
+  await t.test("the workspaces page lists them and deletes with the cascade confirmation", async () => {
+    await page.click('nav a[data-page="workspaces"]');
+    const row = page.locator("#ws-table tbody tr", { hasText: "research-sub" });
+    await row.waitFor(WAIT);
+    await shot(page, "workspaces");
+    const parent = page.locator("#ws-table tbody tr").filter({ hasText: "analyst" });
+    await parent.getByRole("button", { name: "Delete" }).click();
+    await page.click("#confirm-ok");
+    await page.locator("#confirm-title", { hasText: "sub-workspaces" }).waitFor(WAIT);
+    assert.match(await page.textContent("#confirm-text"), /research-sub/);
+    await page.click("#confirm-ok");
+    await page.locator("#ws-empty").waitFor(WAIT);
+  });
+
+  await t.test("an API error is shown in words", async () => {
+    await page.click("#ws-new");
+    await page.fill("#ws-name", "   ");
+    await page.click("#ws-create");
+    await page.locator("#ws-error").waitFor(WAIT);
+    assert.match(await page.textContent("#ws-error"), /name/);
+    await page.keyboard.press("Escape");
+  });
+
+  await t.test("a write from another site with the cookie is refused", async () => {
+    // localhost is another site than 127.0.0.1: the browser treats the
+    // evil page as a stranger, as it would evil.example.
+    const evil = createServer((req, res) => {
+      res.setHeader("Content-Type", "text/html");
+      res.end(`<!doctype html><title>evil</title>
+        <form id="f" method="POST" action="${base}/org/tokens" enctype="text/plain">
+          <input name='{"name":"evil-form","x":"' value='"}'></form>
+        <script>
+          fetch("${base}/org/tokens", { method: "POST", credentials: "include",
+            headers: { "Content-Type": "application/json", "X-Molecule-UI": "1" },
+            body: JSON.stringify({ name: "evil-fetch" }) })
+            .then((r) => { document.title = "sent " + r.status; }, () => { document.title = "blocked"; });
+        </script>`);
+    });
+    await new Promise((r) => evil.listen(0, "127.0.0.1", r));
+    const evilUrl = `http://localhost:${evil.address().port}/`;
+    const p = await context.newPage();
+    await p.goto(evilUrl);
+    await p.waitForFunction(() => document.title !== "evil", null, WAIT);
+    assert.equal(await p.title(), "blocked", "the preflight is refused, so the write is never sent");
+    const nav = p.waitForNavigation(WAIT);
+    await p.evaluate(() => document.getElementById("f").submit());
+    const res = await nav;
+    assert.ok([401, 403].includes(res.status()), `form post answered ${res.status()}`);
+    await p.close();
+    evil.close();
+    const keys = await http("GET", "/org/tokens", admin);
+    assert.deepEqual(
+      keys.body.tokens.filter((k) => k.name.startsWith("evil")),
+      [],
+      "no key was minted from another site",
+    );
+  });
+
+  await t.test("Log out ends the session: the old cookie no longer works", async () => {
+    await page.click("#logout");
+    await page.locator("#page-signin").waitFor(WAIT);
+    const res = await fetch(`${base}/org/whoami`, { headers: { Cookie: `molecule_session=${cookieValue}` } });
+    assert.equal(res.status, 401);
+  });
+
+  await context.close();
+});
+
+test("an admin key pasted into the sign-in form opens a session; other keys are refused in words", async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/ui/`);
+  const ro = await http("POST", "/org/tokens", admin, { name: "viewer", role: "read-only" });
+  await page.fill("#signin-key", ro.body.auth_token);
+  await page.click('#signin-form button[type="submit"]');
+  await page.locator("#alert").waitFor(WAIT);
+  assert.match(await page.textContent("#alert-text"), /admin/);
+  assert.equal(await page.inputValue("#signin-key"), "", "the key is not left in the form");
+
+  await page.fill("#signin-key", admin);
+  await page.click('#signin-form button[type="submit"]');
+  await page.locator("#toolbar").waitFor(WAIT);
+  const [cookie] = (await context.cookies()).filter((c) => c.name === "molecule_session");
+  assert.ok(cookie && cookie.httpOnly);
+  // Phone width: the page still works; the keys table scrolls sideways.
+  await page.keyboard.press("Control+Comma");
+  await page.locator("#keys-table tbody tr").first().waitFor(WAIT);
+  await page.click("#tab-sessions");
+  await page.locator("#sessions-table tbody tr").first().waitFor(WAIT);
+  assert.match(await page.textContent("#sessions-table"), /this browser/);
+  await context.close();
+});
