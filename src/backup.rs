@@ -99,6 +99,8 @@ pub fn restore(data_dir: &Path, from: &Path) -> anyhow::Result<u64> {
     for side in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(with_suffix(&target, side));
     }
+    // What an earlier server applied may count past the restored database.
+    crate::handshake::forget(data_dir)?;
     std::fs::rename(&tmp, &target).with_context(|| format!("moving the restored database to {}", target.display()))?;
     crate::crypto::sync_dir(&target);
     restrict(&target);

@@ -126,6 +126,9 @@ pub fn mint_key(args: MintKeyArgs) -> anyhow::Result<ExitCode> {
             Ok((row, token))
         })
         .map_err(|e| anyhow!("--workspace (MOLECULE_KEY_WORKSPACES) or database: {}", store_err(e)))?;
+    // A running server accepts the key before it is handed out; if the
+    // server cannot confirm, the key is still printed (it is minted).
+    let confirmed = confirm_with_server(&db, &args.data_dir.data_dir);
     let bound = if row.workspaces.is_empty() {
         "all workspaces".to_string()
     } else {
@@ -139,7 +142,15 @@ pub fn mint_key(args: MintKeyArgs) -> anyhow::Result<ExitCode> {
         row.role.as_str()
     );
     println!("{token}");
+    confirmed?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits until a running server has applied this process's credential
+/// changes (handshake.rs).
+fn confirm_with_server(db: &Db, dir: &std::path::Path) -> anyhow::Result<()> {
+    let seq = db.committed_cred_seq().map_err(store_err)?;
+    crate::handshake::wait_for_server(dir, seq)
 }
 
 /// An http(s) URL with no path, query or trailing slash.
@@ -277,6 +288,7 @@ pub fn revoke_key(args: RevokeKeyArgs) -> anyhow::Result<ExitCode> {
             Ok(key)
         })
         .map_err(store_err)?;
+    confirm_with_server(&db, &args.data_dir.data_dir)?;
     eprintln!("revoked org key {} ({}, {:?})", key.prefix, key.id, key.name);
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod data_dir;
 pub mod db;
 pub mod error;
+pub mod handshake;
 pub mod metrics;
 pub mod model;
 pub mod org_plan;

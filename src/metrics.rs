@@ -3,7 +3,7 @@
 //! never raw paths, so ids and tokens cannot leak in and cardinality stays
 //! bounded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
 
@@ -16,15 +16,26 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
+/// Series by route, then by (method, status). Looked up by borrowed keys,
+/// so a request allocates nothing here once its series exists.
 #[derive(Default)]
 pub struct RequestMetrics {
-    series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    series: Mutex<HashMap<String, ByMethodAndStatus>>,
 }
+
+type ByMethodAndStatus = HashMap<(String, u16), Series>;
 
 impl RequestMetrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let s = all.entry((method.to_string(), route.to_string(), status)).or_default();
+        if !all.contains_key(route) {
+            all.insert(route.to_string(), HashMap::new());
+        }
+        let by_status = all.get_mut(route).expect("inserted above");
+        let s = match by_status.iter_mut().find(|((m, st), _)| *st == status && m == method) {
+            Some((_, s)) => s,
+            None => by_status.entry((method.to_string(), status)).or_default(),
+        };
         s.count += 1;
         s.sum += seconds;
         for (i, le) in BUCKETS.iter().enumerate() {
@@ -35,7 +46,11 @@ impl RequestMetrics {
     }
 
     pub fn render(&self, out: &mut String) {
-        let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let all: BTreeMap<(&str, &str, u16), &Series> = guard
+            .iter()
+            .flat_map(|(r, by)| by.iter().map(move |((m, st), s)| ((m.as_str(), r.as_str(), *st), s)))
+            .collect();
         out.push_str("# HELP molecule_http_requests_total Requests answered, by method, route and status.\n");
         out.push_str("# TYPE molecule_http_requests_total counter\n");
         for ((m, r, st), s) in all.iter() {

@@ -20,11 +20,89 @@ use crate::state::{AppState, Settings};
 use crate::token::TokenKind;
 
 pub struct Application {
-    _serve_lock: std::fs::File,
     port: u16,
     server: Server,
     state: web::Data<AppState>,
     flusher: Flusher,
+    _watch: Watch,
+    /// Last, so it is released only after everything else has stopped.
+    _serve_lock: std::fs::File,
+}
+
+/// Takes the data dir's lock exclusively. A CLI command may hold it shared
+/// for an instant (to see whether a server runs), so a few tries are made.
+fn lock_data_dir(lock: &std::fs::File, dir: &std::path::Path) -> anyhow::Result<()> {
+    for _ in 0..50 {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e).context("locking the data dir"),
+        }
+    }
+    anyhow::bail!(
+        "another molecule-tenant serve is using {} (--data-dir / MOLECULE_DATA_DIR); one server per data dir",
+        dir.display()
+    )
+}
+
+/// Applies commits made by other processes to the credential map, and
+/// records what it has applied for the CLI to wait on (handshake.rs).
+struct Watch {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watch {
+    fn start(state: Arc<AppState>, mut watcher: crate::db::Watcher) -> anyhow::Result<Watch> {
+        let dir = state.settings.data_dir.clone();
+        let mut recorded = state.db.creds.seen_seq();
+        crate::handshake::record(&dir, recorded).context("writing serve.synced")?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("watcher".into())
+            .spawn(move || {
+                let mut failing = false;
+                while !s.load(Ordering::Relaxed) {
+                    std::thread::park_timeout(crate::handshake::WATCH_INTERVAL);
+                    let res = state.db.watch(&mut watcher).and_then(|seq| {
+                        if seq != recorded {
+                            crate::handshake::record(&dir, seq)
+                                .map_err(|e| crate::db::StoreError::Other(e.to_string()))?;
+                            recorded = seq;
+                        }
+                        Ok(())
+                    });
+                    // Said once per outage, not every 2 ms.
+                    match res {
+                        Err(e) if !failing => {
+                            tracing::error!(error = %e, "cannot follow changes made on the box; CLI changes wait");
+                            failing = true;
+                        }
+                        Ok(()) if failing => {
+                            tracing::info!("following changes made on the box again");
+                            failing = false;
+                        }
+                        _ => {}
+                    }
+                }
+            })
+            .context("starting the watcher thread")?;
+        Ok(Watch {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
 }
 
 impl Application {
@@ -32,16 +110,19 @@ impl Application {
     /// server starts serving when `run_until_stopped` is awaited.
     pub fn build(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
         crate::data_dir::create(&settings.data_dir)?;
-        // Held shared while serving: `restore` needs it exclusively.
+        // One server per data dir, holding this lock while it serves:
+        // `restore` refuses to run under it, and the CLI knows from it that
+        // a server must confirm its changes (see handshake.rs).
         let serve_lock = crate::backup::serve_lock(&settings.data_dir)?;
-        serve_lock.lock_shared().context("locking the data dir")?;
+        lock_data_dir(&serve_lock, &settings.data_dir)?;
+        crate::handshake::forget(&settings.data_dir).context("clearing serve.synced")?;
         let db = Arc::new(Db::open(&settings.data_dir).with_context(|| {
             format!(
                 "opening the database in {} (--data-dir / MOLECULE_DATA_DIR)",
                 settings.data_dir.display()
             )
         })?);
-        db.load_creds().context("loading credentials")?;
+        let watcher = db.watcher().context("loading credentials")?;
         let (key_path, named) = settings.key_file();
         let keyring = Arc::new(crate::rotation::open_keyring(&db, &key_path, named)?);
         let listener = TcpListener::bind(&settings.listen)
@@ -66,7 +147,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(app_state.settings.max_body_bytes))
                 .wrap(routes::json_errors())
                 .wrap_fn(move |req, srv| {
-                    let (method, path, started) = (req.method().clone(), req.path().to_string(), Instant::now());
+                    let (method, started) = (req.method().clone(), Instant::now());
                     let observed = req.app_data::<web::Data<AppState>>().cloned();
                     let fut = srv.call(req);
                     async move {
@@ -80,13 +161,16 @@ impl Application {
                                 started.elapsed().as_secs_f64(),
                             );
                         }
-                        let caller = res.request().extensions().get::<Caller>().map(|c| c.0.prefix.clone());
                         let status = res.status().as_u16();
-                        let ms = started.elapsed().as_secs_f64() * 1000.0;
-                        if status >= 500 {
-                            tracing::error!(%method, %path, status, ms, caller, "request failed");
-                        } else {
-                            tracing::debug!(%method, %path, status, ms, caller, "request");
+                        if status >= 500 || tracing::enabled!(tracing::Level::DEBUG) {
+                            let req = res.request();
+                            let caller = req.extensions().get::<Caller>().map(|c| c.0.prefix.clone());
+                            let (path, ms) = (req.path(), started.elapsed().as_secs_f64() * 1000.0);
+                            if status >= 500 {
+                                tracing::error!(%method, %path, status, ms, caller, "request failed");
+                            } else {
+                                tracing::debug!(%method, %path, status, ms, caller, "request");
+                            }
                         }
                         Ok(res)
                     }
@@ -106,7 +190,9 @@ impl Application {
         .listen(listener)?
         .run();
         let flusher = Flusher::start(state.clone().into_inner());
+        let watch = Watch::start(state.clone().into_inner(), watcher)?;
         Ok(Application {
+            _watch: watch,
             _serve_lock: serve_lock,
             port,
             server,

@@ -112,26 +112,10 @@ impl std::ops::Deref for WriteCtx<'_> {
     }
 }
 
-struct Probe {
-    conn: Connection,
-    data_version: i64,
-}
-
-thread_local! {
-    /// Each worker thread's probe connection, per open database: the
-    /// per-request freshness check then takes no lock shared with other
-    /// workers.
-    static PROBES: std::cell::RefCell<std::collections::HashMap<u64, Probe>> = Default::default();
-}
-
-static NEXT_DB_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 pub struct Db {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    /// Tells this database apart in the thread-local probe map.
-    id: u64,
     pub creds: CredCache,
 }
 
@@ -161,7 +145,6 @@ impl Db {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
-            id: NEXT_DB_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             creds: CredCache::default(),
         })
     }
@@ -216,11 +199,16 @@ impl Db {
         };
         // The write is committed: a failed sync must not turn it into an
         // error (a mint's token would be lost, a revoke retried into a 404).
-        // The map stays safe: data_version has moved, so the next request's
-        // ensure_fresh reads the change again.
+        // It is retried here, and the watcher reads the change again anyway
+        // (data_version has moved for its connection).
         if changed_creds {
-            if let Err(e) = self.creds.sync(&conn) {
-                tracing::error!(error = %e, "credential map sync after a commit failed; retried on the next request");
+            let mut tries = 0;
+            while let Err(e) = self.creds.sync(&conn) {
+                tries += 1;
+                if tries == 3 {
+                    tracing::error!(error = %e, "credential map sync after a commit failed; left to the watcher");
+                    break;
+                }
             }
         }
         Ok(out)
@@ -231,46 +219,44 @@ impl Db {
         self.creds.sync(&open_reader(&self.path)?)
     }
 
-    /// Makes sure the credential map reflects every committed change,
-    /// including those made by another process (the CLI on the box).
-    /// `PRAGMA data_version` changes when any other connection has
-    /// committed; only then is a snapshot of the changed credentials read.
-    /// The probe is this thread's read-only WAL connection, so the check
-    /// never waits on a writer or on another worker.
-    pub fn ensure_fresh(&self) -> StoreResult<()> {
-        PROBES.with(|probes| {
-            let mut probes = probes.borrow_mut();
-            let probe = match probes.entry(self.id) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    // A new probe syncs once: this thread may be the first
-                    // to look since another process changed something.
-                    let conn = open_reader(&self.path)?;
-                    let dv = data_version(&conn)?;
-                    self.creds.sync(&conn)?;
-                    v.insert(Probe { conn, data_version: dv })
-                }
-            };
-            // Every request asks SQLite itself. (Reading the WAL-index
-            // header from the -shm file directly would be cheaper, but a
-            // second descriptor on that file is unsafe: closing it drops all
-            // of this process's POSIX locks on it, and a symlinked database
-            // keeps its -shm elsewhere.)
-            let dv = data_version(&probe.conn)?;
-            if dv != probe.data_version {
-                self.creds.sync(&probe.conn)?;
-                probe.data_version = dv;
-            }
-            Ok(())
+    /// The highest credential sequence number committed so far.
+    pub fn committed_cred_seq(&self) -> StoreResult<i64> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT v FROM meta WHERE k = 'cred_seq'")?
+                .query_row([], |r| r.get(0))?)
         })
+    }
+
+    /// A connection that watches for commits by other processes (the CLI
+    /// on the box); see `watch`.
+    pub fn watcher(&self) -> StoreResult<Watcher> {
+        let conn = open_reader(&self.path)?;
+        let data_version = data_version(&conn)?;
+        self.creds.sync(&conn)?;
+        Ok(Watcher { conn, data_version })
+    }
+
+    /// One look for commits made through other connections since the last:
+    /// `PRAGMA data_version` moves when any other connection has committed,
+    /// and only then is a snapshot of the changed credentials read. Returns
+    /// the credential sequence number the map now reflects. The version is
+    /// read before the snapshot, so a commit between the two is read now
+    /// and again next time, never missed.
+    pub fn watch(&self, w: &mut Watcher) -> StoreResult<i64> {
+        let dv = data_version(&w.conn)?;
+        if dv != w.data_version {
+            self.creds.sync(&w.conn)?;
+            w.data_version = dv;
+        }
+        Ok(self.creds.seen_seq())
     }
 }
 
-impl Drop for Db {
-    fn drop(&mut self) {
-        // Close this thread's probe; other workers' close with their thread.
-        let _ = PROBES.try_with(|p| p.borrow_mut().remove(&self.id));
-    }
+/// See `Db::watcher`.
+pub struct Watcher {
+    conn: Connection,
+    data_version: i64,
 }
 
 fn open_reader(path: &Path) -> StoreResult<Connection> {

@@ -22,10 +22,10 @@ const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
 const MAX_BINDINGS: usize = 100;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/org/tokens").get(list_keys).post(mint_key))
+    cfg.service(web::resource("/org/whoami").get(whoami))
+        .service(web::resource("/org/tokens").get(list_keys).post(mint_key))
         .service(web::resource("/org/tokens/{id}").delete(revoke_key))
-        .service(web::resource("/org/tokens/{id}/rotate").post(rotate_key))
-        .service(web::resource("/org/whoami").get(whoami));
+        .service(web::resource("/org/tokens/{id}/rotate").post(rotate_key));
 }
 
 pub fn key_json(k: &KeyRow, last_used: Option<i64>) -> Value {
@@ -296,21 +296,39 @@ async fn rotate_key(
     body["old_key_expires_at"] = json!(rfc3339(old_until));
     Ok(HttpResponse::Created().json(body))
 }
+/// `GET /org/whoami`, serialised straight from borrowed fields: it is the
+/// route agents poll, and the auth-overhead benchmark's.
+#[derive(serde::Serialize)]
+struct WhoAmI<'a> {
+    kind: &'static str,
+    id: &'a str,
+    prefix: &'a str,
+    role: &'static str,
+    workspaces: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workspace_id: Option<&'a str>,
+    expires_at: Option<String>,
+}
+
 async fn whoami(who: Principal) -> HttpResponse {
     let c = &who.cred;
-    let body = match &c.kind {
-        CredKind::Org { role, workspaces } => json!({
-            "kind": "org", "id": c.id, "prefix": c.prefix, "role": role.as_str(),
-            "workspaces": workspaces, "expires_at": opt_rfc3339(c.expires_at),
-        }),
-        CredKind::Workspace { workspace_id } => json!({
-            "kind": "workspace", "id": c.id, "prefix": c.prefix, "role": "agent",
-            "workspaces": [workspace_id], "workspace_id": workspace_id, "expires_at": opt_rfc3339(c.expires_at),
-        }),
-        CredKind::Session => json!({
-            "kind": "session", "id": c.id, "prefix": c.prefix, "role": "admin",
-            "workspaces": [], "expires_at": opt_rfc3339(c.expires_at),
-        }),
+    let (kind, role, workspaces, workspace_id) = match &c.kind {
+        CredKind::Org { role, workspaces } => ("org", role.as_str(), workspaces.as_slice(), None),
+        CredKind::Workspace { workspace_id } => (
+            "workspace",
+            "agent",
+            std::slice::from_ref(workspace_id),
+            Some(workspace_id.as_str()),
+        ),
+        CredKind::Session => ("session", Role::Admin.as_str(), &[][..], None),
     };
-    HttpResponse::Ok().json(body)
+    HttpResponse::Ok().json(WhoAmI {
+        kind,
+        id: &c.id,
+        prefix: &c.prefix,
+        role,
+        workspaces,
+        workspace_id,
+        expires_at: opt_rfc3339(c.expires_at),
+    })
 }

@@ -154,6 +154,18 @@ fn login_url_prints_a_one_time_link_that_a_running_server_honours_once() {
 }
 
 #[test]
+fn a_second_server_on_the_same_data_dir_is_refused_and_the_first_keeps_serving() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path().join("d");
+    let token = stdout(&run(&["mint-key", "--label", "a"], &d)).trim().to_string();
+    let serve = Serve::start(&d);
+    let o = run(&["serve", "--listen", "127.0.0.1:0"], &d);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("one server per data dir"), "{}", stderr(&o));
+    assert_eq!(serve.status("/org/whoami", &token), 200);
+}
+
+#[test]
 fn cli_errors_name_the_flag_and_its_environment_variable() {
     let dir = TempDir::new().unwrap();
     let d = dir.path().join("d");

@@ -36,6 +36,7 @@ pub struct TestApp {
     pub state: Data<AppState>,
     pub dir: TempDir,
     handle: ServerHandle,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
     agent: ureq::Agent,
 }
 
@@ -51,7 +52,7 @@ pub fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let clock = Clock::default();
     let (tx, rx) = mpsc::channel();
     let server_clock = clock.clone();
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let app = Application::build(settings, server_clock).expect("build app");
             tx.send((app.port(), app.handle(), app.state())).expect("send");
@@ -71,10 +72,22 @@ pub fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         state,
         dir,
         handle,
+        thread: Some(thread),
         agent,
     };
     app.admin = app.seed_key("seed-admin", Role::Admin, &[], None);
     app
+}
+
+impl TestApp {
+    /// Stops the server and waits until it has let go of the data dir (one
+    /// server per data dir), keeping the dir for another to open.
+    pub fn stop_server(&mut self) {
+        drop(self.handle.stop(false));
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread").expect("server");
+        }
+    }
 }
 
 impl Drop for TestApp {

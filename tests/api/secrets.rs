@@ -383,7 +383,9 @@ fn an_interrupted_rotation_is_finished_or_undone_on_the_next_start() {
     drop(tok);
 
     let dir = app.dir.path().to_path_buf();
-    let again = spawn_with(|s| s.data_dir = dir.join("data"));
+    let mut app = app;
+    app.stop_server();
+    let mut again = spawn_with(|s| s.data_dir = dir.join("data"));
     assert_eq!(std::fs::read(&key_file).unwrap(), rotated, "the rotation was finished");
     assert!(!data.join("secrets.key.new").exists());
     let fresh = again.post_empty(&format!("/workspaces/{ws}/tokens"), &again.admin);
@@ -393,6 +395,7 @@ fn an_interrupted_rotation_is_finished_or_undone_on_the_next_start() {
     // Before the commit: a .new key that no row uses is discarded.
     std::fs::write(data.join("secrets.key.new"), format!("{}\n", "ab".repeat(32))).unwrap();
     std::fs::set_permissions(data.join("secrets.key.new"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    again.stop_server();
     let third = spawn_with(|s| s.data_dir = dir.join("data"));
     assert!(!data.join("secrets.key.new").exists());
     assert_eq!(std::fs::read(&key_file).unwrap(), rotated);
@@ -439,6 +442,8 @@ fn a_missing_key_file_is_never_silently_replaced_while_values_are_sealed() {
     let app = spawn_app();
     let (ws, _) = app.workspace("w", None);
     put(&app, &ws, "API_KEY", "x");
+    let mut app = app;
+    app.stop_server();
     let data = app.dir.path().join("data");
     std::fs::rename(data.join("secrets.key"), data.join("moved-away.key")).unwrap();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_molecule-tenant"))
@@ -466,13 +471,15 @@ fn recovery_leaves_a_rotation_that_is_still_running_alone() {
     std::fs::write(data.join("secrets.key.new"), format!("{}\n", "ef".repeat(32))).unwrap();
     std::fs::set_permissions(data.join("secrets.key.new"), std::fs::Permissions::from_mode(0o600)).unwrap();
     let dir = app.dir.path().to_path_buf();
-    let other = spawn_with(|s| s.data_dir = dir.join("data"));
+    let mut app = app;
+    app.stop_server();
+    let mut other = spawn_with(|s| s.data_dir = dir.join("data"));
     assert!(
         data.join("secrets.key.new").exists(),
         "an in-flight rotation's key is not discarded"
     );
     drop(held);
-    drop(other);
+    other.stop_server();
     let after = spawn_with(|s| s.data_dir = dir.join("data"));
     assert!(
         !data.join("secrets.key.new").exists(),
