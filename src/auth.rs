@@ -158,21 +158,8 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("application state missing"))?;
     let client = client_addr(req);
-    // Only failures need the address as text.
-    let addr = || client.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
     let now = state.now();
-    // A failure is counted, then answered 401 — or 429 once this address or
-    // this token has failed too often this minute. Valid credentials never
-    // reach this path, so they are never throttled.
-    let fail = |why: Failure, hash: Option<&[u8; 32]>| {
-        let addr = addr();
-        state.failures.record(why, &addr);
-        if let Some(secs) = state.limiter.retry_after(&addr, hash, now) {
-            return ApiError::throttled(secs);
-        }
-        state.limiter.record(&addr, hash, now);
-        ApiError::unauthorized()
-    };
+    let fail = |why: Failure, hash: Option<&[u8; 32]>| refuse(state, req, why, hash);
     // A bearer token wins over a cookie. Each path takes only its own kind
     // of token: a session token is no API key, nor an API key a cookie.
     let cookie;
@@ -204,6 +191,20 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         Err(why) => Err(fail(why, Some(&hash))),
     }
 }
+/// Counts a failed authentication (or sign-in), then answers 401 — or 429
+/// once this address or this token has failed too often this minute. Valid
+/// credentials never reach this path, so they are never throttled.
+pub fn refuse(state: &AppState, req: &HttpRequest, why: Failure, hash: Option<&[u8; 32]>) -> ApiError {
+    let addr = client_addr(req).map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    let now = state.now();
+    state.failures.record(why, &addr);
+    if let Some(secs) = state.limiter.retry_after(&addr, hash, now) {
+        return ApiError::throttled(secs);
+    }
+    state.limiter.record(&addr, hash, now);
+    ApiError::unauthorized()
+}
+
 /// The caller's credential, left in request extensions so the access log
 /// can name it by display prefix (never by token).
 #[derive(Clone)]

@@ -8,6 +8,7 @@ const PAGES = ["signin", "workspaces", "approvals", "audit", "settings"];
 const APPROVALS_REFRESH_MS = 5000;
 let me = null;
 let refreshTimer = null;
+let badgeTimer = null;
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -21,7 +22,7 @@ class ApiError extends Error {
 
 // Every call names itself as the UI: the server refuses cookie-authenticated
 // writes without this header (cross-site request protection).
-async function api(method, path, body, extraHeaders) {
+async function request(method, path, body, extraHeaders) {
   const headers = { "X-Molecule-UI": "1", Accept: "application/json", ...(extraHeaders || {}) };
   const init = { method, headers, credentials: "same-origin", cache: "no-store" };
   if (body !== undefined) {
@@ -50,7 +51,24 @@ async function api(method, path, body, extraHeaders) {
     }
     throw err;
   }
-  return data;
+  return { data, headers: res.headers };
+}
+
+async function api(method, path, body, extraHeaders) {
+  return (await request(method, path, body, extraHeaders)).data;
+}
+
+// Every workspace, a page of 1000 at a time.
+async function allWorkspaces() {
+  const all = [];
+  let cursor = null;
+  do {
+    const q = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+    const { data, headers } = await request("GET", `/workspaces?limit=1000${q}`);
+    all.push(...data);
+    cursor = headers.get("X-Next-Cursor");
+  } while (cursor);
+  return all;
 }
 
 // ---- small helpers -------------------------------------------------------
@@ -172,6 +190,7 @@ async function copyToken() {
 
 function signedOut(message) {
   me = null;
+  clearInterval(badgeTimer);
   $("toolbar").hidden = true;
   stopRefresh();
   showPage("signin");
@@ -251,7 +270,7 @@ function fill(tableId, rows, emptyId) {
 // -- Org API Keys
 
 async function loadKeys() {
-  const [keys, workspaces] = await Promise.all([api("GET", "/org/tokens"), api("GET", "/workspaces?limit=1000")]);
+  const [keys, workspaces] = await Promise.all([api("GET", "/org/tokens"), allWorkspaces()]);
   const names = new Map(workspaces.map((w) => [w.id, w.name]));
   const rows = keys.tokens.map((k) =>
     el(
@@ -280,7 +299,7 @@ async function openNewKey() {
   formError("key-error", null);
   $("key-form").reset();
   $("key-expiry-date").hidden = true;
-  const workspaces = await api("GET", "/workspaces?limit=1000");
+  const workspaces = await allWorkspaces();
   $("key-workspaces").replaceChildren(...workspaces.map((w) => el("option", { value: w.id }, w.name)));
   const tomorrow = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
   $("key-expiry-date").min = tomorrow;
@@ -400,7 +419,7 @@ async function loadSessions() {
 // -- Workspaces
 
 async function loadWorkspaces() {
-  const list = await api("GET", "/workspaces?limit=1000");
+  const list = await allWorkspaces();
   const names = new Map(list.map((w) => [w.id, w.name]));
   const rows = list.map((w) =>
     el(
@@ -425,7 +444,7 @@ async function loadWorkspaces() {
 async function openNewWorkspace() {
   formError("ws-error", null);
   $("ws-form").reset();
-  const list = await api("GET", "/workspaces?limit=1000");
+  const list = await allWorkspaces();
   $("ws-parent").replaceChildren(
     el("option", { value: "" }, "None (a top-level workspace)"),
     ...list.map((w) => el("option", { value: w.id }, w.name)),
@@ -551,7 +570,12 @@ async function start() {
   $("who").textContent = me.kind === "session" ? `session ${me.prefix}` : `${me.prefix} (${me.role})`;
   $("logout").hidden = me.kind !== "session";
   $("toolbar").hidden = false;
+  // The pending count in the toolbar stays current on every page.
   loadApprovals().catch(() => {});
+  clearInterval(badgeTimer);
+  badgeTimer = setInterval(() => {
+    if (me && $("page-approvals").hidden) loadApprovals().catch(() => {});
+  }, APPROVALS_REFRESH_MS);
   await route();
 }
 

@@ -181,6 +181,11 @@ pub fn revoke(ctx: &mut WriteCtx, id: &str) -> StoreResult<bool> {
          WHERE id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
         params![id, ctx.now, seq],
     )?;
+    // Sessions opened with the key end with it.
+    ctx.execute(
+        "UPDATE sessions SET revoked_at = ?2, seq = ?3 WHERE key_id = ?1 AND revoked_at IS NULL",
+        params![id, ctx.now, seq],
+    )?;
     Ok(n == 1)
 }
 
@@ -193,11 +198,20 @@ pub fn retire(ctx: &mut WriteCtx, id: &str, until: i64, successor: &str) -> Stor
             "UPDATE org_keys SET revoked_at = ?2, rotated_to = ?3, seq = ?4 WHERE id = ?1",
             params![id, ctx.now, successor, seq],
         )?;
+        ctx.execute(
+            "UPDATE sessions SET revoked_at = ?2, seq = ?3 WHERE key_id = ?1 AND revoked_at IS NULL",
+            params![id, ctx.now, seq],
+        )?;
     } else {
         ctx.execute(
             "UPDATE org_keys SET expires_at = min(coalesce(expires_at, ?2), ?2), rotated_to = ?3, seq = ?4
              WHERE id = ?1",
             params![id, until, successor, seq],
+        )?;
+        ctx.execute(
+            "UPDATE sessions SET expires_at = min(expires_at, ?2), seq = ?3
+             WHERE key_id = ?1 AND revoked_at IS NULL",
+            params![id, until, seq],
         )?;
     }
     Ok(())

@@ -27,6 +27,8 @@ pub struct SessionRow {
 pub struct NewSession {
     /// `login-link` or `org-token:<prefix>`.
     pub created_via: String,
+    /// The org key that opened it, if one did.
+    pub key_id: Option<String>,
     pub lifetime_ms: i64,
     pub idle_ms: i64,
     pub user_agent: Option<String>,
@@ -90,8 +92,9 @@ pub fn insert(ctx: &mut WriteCtx, new: NewSession) -> StoreResult<(SessionRow, S
         token_hash: minted.hash,
     };
     ctx.execute(
-        "INSERT INTO sessions (id, token_hash, created_via, created_at, expires_at, idle_ms, user_agent, client, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO sessions (id, token_hash, created_via, created_at, expires_at, idle_ms, user_agent, client, seq,
+                               key_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             row.id,
             row.token_hash,
@@ -101,7 +104,8 @@ pub fn insert(ctx: &mut WriteCtx, new: NewSession) -> StoreResult<(SessionRow, S
             row.idle_ms,
             row.user_agent,
             row.client,
-            seq
+            seq,
+            new.key_id
         ],
     )?;
     Ok((row, minted.plaintext))
@@ -138,6 +142,17 @@ pub fn revoke(ctx: &mut WriteCtx, id: &str) -> StoreResult<bool> {
         params![id, ctx.now, seq],
     )?;
     Ok(n == 1)
+}
+
+/// The expiry of the key that opened a session, if a key did and it has
+/// one: what the session may mint is capped by it, as the key's own
+/// mints are. Read inside the caller's transaction.
+pub fn opener_expiry(conn: &Connection, id: &str) -> StoreResult<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT k.expires_at FROM sessions s JOIN org_keys k ON k.id = s.key_id WHERE s.id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .flatten())
 }
 
 /// Whether a session is live, read inside the caller's transaction. Its

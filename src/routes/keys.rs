@@ -8,6 +8,7 @@ use crate::auth::Principal;
 use crate::creds::CredKind;
 use crate::db::audit::{self, Actor};
 use crate::db::keys::{self, KeyRow, NewKey};
+use crate::db::sessions;
 use crate::db::{StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{check_name, is_uuid, opt_rfc3339, parse_rfc3339, rfc3339, Role, ROLE_NAMES};
@@ -122,8 +123,9 @@ pub fn cap_expiry(ctx: &WriteCtx, who: &Principal, asked: Option<i64>) -> StoreR
     let limit = match who.cred.kind {
         CredKind::Org { .. } => keys::find_live(ctx, &who.cred.id, ctx.now)?.and_then(|k| k.expires_at),
         CredKind::Workspace { .. } => who.cred.expires_at,
-        // A person signed in mints keys as an admin would from the CLI.
-        CredKind::Session => None,
+        // A session opened with a key mints within that key's life; one
+        // opened with a login link (from the box) mints as the CLI does.
+        CredKind::Session => sessions::opener_expiry(ctx, &who.cred.id)?,
     };
     match (limit, asked) {
         (None, asked) => Ok(asked),

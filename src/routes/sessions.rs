@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{Failure, Principal, SESSION_COOKIE};
+use crate::auth::{refuse, Failure, Principal, SESSION_COOKIE};
 use crate::creds::CredKind;
 use crate::db::audit::{self, Actor};
 use crate::db::sessions::{self, NewSession, SessionRow};
@@ -39,8 +39,8 @@ fn cookie(value: String, max_age_secs: i64, secure: bool) -> Cookie<'static> {
 }
 
 /// A cookie that tells the browser to forget the session.
-fn cleared_cookie() -> Cookie<'static> {
-    let mut c = cookie(String::new(), 0, false);
+fn cleared_cookie(secure: bool) -> Cookie<'static> {
+    let mut c = cookie(String::new(), 0, secure);
     c.make_removal();
     c
 }
@@ -62,7 +62,7 @@ fn session_json(s: &SessionRow, last_used: Option<i64>, current: bool) -> serde_
     })
 }
 
-fn new_session(req: &HttpRequest, state: &AppState, created_via: String) -> NewSession {
+fn new_session(req: &HttpRequest, state: &AppState, created_via: String, key_id: Option<String>) -> NewSession {
     let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     let user_agent = req
         .headers()
@@ -71,6 +71,7 @@ fn new_session(req: &HttpRequest, state: &AppState, created_via: String) -> NewS
         .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
     NewSession {
         created_via,
+        key_id,
         lifetime_ms: ms(state.settings.session_lifetime),
         idle_ms: ms(state.settings.session_idle),
         user_agent,
@@ -86,13 +87,14 @@ fn open(ctx: &mut WriteCtx, actor: &Actor, new: NewSession) -> StoreResult<(Sess
     Ok((row, token))
 }
 
-fn is_https(req: &HttpRequest, state: &AppState) -> bool {
+/// Whether people reach this server over https, as its operator said
+/// (`--public-url`); never guessed from a client's forwarding headers.
+fn is_https(state: &AppState) -> bool {
     state
         .settings
         .public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"))
-        || req.connection_info().scheme() == "https"
 }
 
 #[derive(Deserialize)]
@@ -108,16 +110,19 @@ async fn sign_in_with_link(
     query: web::Query<LinkQuery>,
 ) -> ApiResult<HttpResponse> {
     let code = query.into_inner().code.unwrap_or_default();
-    let refused = || {
-        let addr = req.peer_addr().map_or_else(|| "unknown".into(), |a| a.ip().to_string());
-        state.failures.record(Failure::UnknownOrRevoked, &addr);
-        ui::link_refused(&req)
+    // Counted and throttled like any failed authentication.
+    let refused = |why, hash: Option<&[u8; 32]>| {
+        let e = refuse(&state, &req, why, hash);
+        if e.retry_after.is_some() {
+            return Err(e);
+        }
+        Ok(ui::link_refused(&req))
     };
     if token::parse(&code) != Some(TokenKind::Login) {
-        return Ok(refused());
+        return refused(Failure::Malformed, None);
     }
     let hash = token::hash(&code);
-    let new = new_session(&req, &state, "login-link".into());
+    let new = new_session(&req, &state, "login-link".into(), None);
     let actor = Actor {
         name: "login-link".into(),
         client: new.client.clone(),
@@ -134,11 +139,11 @@ async fn sign_in_with_link(
     .await
     .map_err(|e| ApiError::internal(format!("blocking pool: {e}")))??;
     let Some((row, token, secure)) = opened else {
-        return Ok(refused());
+        return refused(Failure::UnknownOrRevoked, Some(&hash));
     };
     tracing::info!(session = sessions::id_prefix(&row.id), "signed in with a login link");
     let max_age = (row.expires_at - row.created_at) / 1000;
-    let secure = secure || is_https(&req, &state);
+    let secure = secure || is_https(&state);
     Ok(ui::secured(HttpResponse::SeeOther())
         .insert_header((header::LOCATION, "/ui/"))
         .cookie(cookie(token, max_age, secure))
@@ -153,7 +158,7 @@ async fn sign_in_with_key(req: HttpRequest, state: web::Data<AppState>, who: Pri
     }
     who.org_wide(Role::Admin)?;
     let via = format!("org-token:{}", who.cred.prefix);
-    let mut new = new_session(&req, &state, via);
+    let mut new = new_session(&req, &state, via, Some(who.cred.id.clone()));
     let (row, token) = state
         .write(who, move |ctx, who| {
             // A session opened with a key ends when the key would. Read
@@ -167,7 +172,7 @@ async fn sign_in_with_key(req: HttpRequest, state: web::Data<AppState>, who: Pri
     let max_age = (row.expires_at - row.created_at) / 1000;
     let body = session_json(&row, None, false);
     Ok(ui::secured(HttpResponse::Created())
-        .cookie(cookie(token, max_age, is_https(&req, &state)))
+        .cookie(cookie(token, max_age, is_https(&state)))
         .json(body))
 }
 
@@ -200,7 +205,7 @@ async fn end(state: &AppState, who: Principal, id: String, action: &'static str)
         .await?;
     let mut res = HttpResponse::Ok();
     if current {
-        res.cookie(cleared_cookie());
+        res.cookie(cleared_cookie(is_https(state)));
     }
     Ok(res.json(json!({ "revoked": ended })))
 }

@@ -369,3 +369,108 @@ fn the_pages_are_served_with_strict_security_headers() {
     assert!(!html.contains("<script>") && !html.contains("style=") && !html.contains(" onclick"));
     assert_eq!(call(&app, "GET", "/ui/nope.js", &[], None).status, 404);
 }
+
+fn key_session(app: &TestApp, token: &str) -> String {
+    let r = app.post_empty("/org/sessions", token);
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.headers["set-cookie"].split(';').next().unwrap().to_string()
+}
+
+#[test]
+fn revoking_or_rotating_a_key_ends_the_sessions_it_opened() {
+    let app = spawn_app();
+    let whoami = |c: &str| call(&app, "GET", "/org/whoami", &[("Cookie", c)], None).status;
+    let k = app.mint(json!({"name": "person"}));
+    let (id, token) = (k["id"].as_str().unwrap(), k["auth_token"].as_str().unwrap());
+    let by_key = key_session(&app, token);
+    let by_link = signed_in(&app);
+    assert_eq!(app.delete(&format!("/org/tokens/{id}"), &app.admin).status, 200);
+    assert_eq!(whoami(&by_key), 401, "the leaked key's session ends with it");
+    assert_eq!(whoami(&by_link), 200, "other sessions go on");
+
+    // Rotation with a grace period: the session ends with the old key.
+    let k = app.mint(json!({"name": "rotated"}));
+    let (id, token) = (k["id"].as_str().unwrap(), k["auth_token"].as_str().unwrap());
+    let session = key_session(&app, token);
+    let r = app.post(
+        &format!("/org/tokens/{id}/rotate"),
+        &app.admin,
+        json!({"grace_seconds": 60}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(whoami(&session), 200);
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(whoami(&session), 401);
+    // Without one: at once.
+    let k = app.mint(json!({"name": "rotated-now"}));
+    let (id, token) = (k["id"].as_str().unwrap(), k["auth_token"].as_str().unwrap());
+    let session = key_session(&app, token);
+    assert_eq!(
+        app.post_empty(&format!("/org/tokens/{id}/rotate"), &app.admin).status,
+        201
+    );
+    assert_eq!(whoami(&session), 401);
+}
+
+#[test]
+fn a_session_opened_with_an_expiring_key_cannot_mint_past_that_key() {
+    let app = spawn_app();
+    let short = app.mint(json!({"name": "short", "expires_in": 3600}));
+    let cookie = key_session(&app, short["auth_token"].as_str().unwrap());
+    let r = ui_write(&app, &cookie, "POST", "/org/tokens", Some(json!({"name": "forever"})));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.body["expires_at"], short["expires_at"],
+        "inherits the opener's expiry"
+    );
+    let r = ui_write(
+        &app,
+        &cookie,
+        "POST",
+        "/org/tokens",
+        Some(json!({"name": "later", "expires_in": 7200})),
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+    // A login-link session mints as the CLI does.
+    let link_session = signed_in(&app);
+    let r = ui_write(&app, &link_session, "POST", "/org/tokens", Some(json!({"name": "n"})));
+    assert_eq!(r.body["expires_at"], Value::Null);
+}
+
+#[test]
+fn bad_login_codes_are_throttled_like_bad_keys() {
+    let app = spawn_with(|s| s.failures_per_address = 5);
+    for i in 0..5 {
+        let r = call(&app, "GET", "/login?code=nope", &[], None);
+        assert_eq!(r.status, 400, "attempt {i}");
+    }
+    let r = call(&app, "GET", "/login?code=nope", &[], None);
+    assert_eq!(r.status, 429);
+    assert!(r.headers.contains_key("retry-after"));
+}
+
+#[test]
+fn the_cookie_is_secure_only_when_the_operator_says_https() {
+    let plain = spawn_app();
+    let r = call(
+        &plain,
+        "POST",
+        "/org/sessions",
+        &[
+            ("Authorization", &format!("Bearer {}", plain.admin)),
+            ("X-Forwarded-Proto", "https"),
+            ("Forwarded", "proto=https"),
+        ],
+        None,
+    );
+    assert!(
+        !r.headers["set-cookie"].contains("Secure"),
+        "client headers are not trusted"
+    );
+    let tls = spawn_with(|s| s.public_url = Some("https://tenant.example.com".into()));
+    let r = tls.post_empty("/org/sessions", &tls.admin);
+    assert!(r.headers["set-cookie"].contains("Secure"));
+    let cookie = r.headers["set-cookie"].split(';').next().unwrap().to_string();
+    let out = ui_write(&tls, &cookie, "DELETE", "/org/sessions/current", None);
+    assert!(out.headers["set-cookie"].contains("Secure"));
+}

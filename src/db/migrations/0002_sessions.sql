@@ -17,6 +17,9 @@ CREATE TABLE sessions (
     id           TEXT PRIMARY KEY,
     token_hash   BLOB NOT NULL UNIQUE,
     created_via  TEXT NOT NULL,
+    -- The org key that opened it (NULL for a login link): revoking the key
+    -- ends the session, and rotating it ends the session with the old key.
+    key_id       TEXT REFERENCES org_keys (id),
     created_at   INTEGER NOT NULL,
     expires_at   INTEGER NOT NULL,
     idle_ms      INTEGER NOT NULL,
@@ -27,3 +30,4 @@ CREATE TABLE sessions (
     seq          INTEGER NOT NULL
 );
 CREATE INDEX sessions_seq ON sessions (seq);
+CREATE INDEX sessions_key ON sessions (key_id) WHERE key_id IS NOT NULL;
