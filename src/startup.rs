@@ -179,6 +179,10 @@ impl Application {
                 .default_service(web::to(routes::no_route))
         })
         .workers(settings.workers)
+        // Storage calls are short and CPU-bound (writes queue on one
+        // writer anyway): a few threads per worker keep context switches
+        // and per-thread malloc arenas (RSS) down; hundreds would not help.
+        .worker_max_blocking_threads(4)
         .shutdown_timeout(10)
         // Stated rather than inherited: a client has 5 s to send its request
         // head (then 408), idle keep-alive connections close after 5 s, and

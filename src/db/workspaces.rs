@@ -81,6 +81,64 @@ fn ws_row(r: &Row) -> rusqlite::Result<WorkspaceRow> {
     })
 }
 
+/// A row borrowed from SQLite's own buffers: long lists are read without an
+/// allocation per field.
+pub struct WorkspaceRef<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub role: Option<&'a str>,
+    pub tier: i64,
+    pub runtime: &'a str,
+    pub parent_id: Option<&'a str>,
+    pub paused: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_heartbeat_at: Option<i64>,
+    pub active_tasks: i64,
+    pub current_task: Option<&'a str>,
+    pub idle_since: Option<i64>,
+}
+
+impl WorkspaceRow {
+    pub fn as_ref(&self) -> WorkspaceRef<'_> {
+        WorkspaceRef {
+            id: &self.id,
+            name: &self.name,
+            role: self.role.as_deref(),
+            tier: self.tier,
+            runtime: &self.runtime,
+            parent_id: self.parent_id.as_deref(),
+            paused: self.paused,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            last_heartbeat_at: self.last_heartbeat_at,
+            active_tasks: self.active_tasks,
+            current_task: self.current_task.as_deref(),
+            idle_since: self.idle_since,
+        }
+    }
+}
+
+fn ws_ref<'a>(r: &'a Row) -> rusqlite::Result<WorkspaceRef<'a>> {
+    let text = |i: usize| -> rusqlite::Result<&'a str> { Ok(r.get_ref(i)?.as_str()?) };
+    let opt_text = |i: usize| -> rusqlite::Result<Option<&'a str>> { Ok(r.get_ref(i)?.as_str_or_null()?) };
+    Ok(WorkspaceRef {
+        id: text(0)?,
+        name: text(1)?,
+        role: opt_text(2)?,
+        tier: r.get(3)?,
+        runtime: text(4)?,
+        parent_id: opt_text(5)?,
+        paused: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+        last_heartbeat_at: r.get(9)?,
+        active_tasks: r.get(10)?,
+        current_task: opt_text(11)?,
+        idle_since: r.get(12)?,
+    })
+}
+
 pub fn insert(ctx: &mut WriteCtx, new: NewWorkspace) -> StoreResult<WorkspaceRow> {
     if let Some(parent) = &new.parent_id {
         if get(ctx, parent)?.is_none() {
@@ -143,19 +201,49 @@ pub fn list_page(
     after: i64,
     limit: i64,
 ) -> StoreResult<Vec<(i64, WorkspaceRow)>> {
-    let with_cursor = |r: &Row| Ok((r.get::<_, i64>(13)?, ws_row(r)?));
-    let rows = match roots {
+    let mut rows = Vec::new();
+    each_in_page(conn, roots, after, limit, |cursor, r| {
+        rows.push((cursor, ws_row_of(&r)));
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+fn ws_row_of(r: &WorkspaceRef) -> WorkspaceRow {
+    WorkspaceRow {
+        id: r.id.to_string(),
+        name: r.name.to_string(),
+        role: r.role.map(String::from),
+        tier: r.tier,
+        runtime: r.runtime.to_string(),
+        parent_id: r.parent_id.map(String::from),
+        paused: r.paused,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        last_heartbeat_at: r.last_heartbeat_at,
+        active_tasks: r.active_tasks,
+        current_task: r.current_task.map(String::from),
+        idle_since: r.idle_since,
+    }
+}
+
+/// Calls `f` with each row of a page of `list` (see `list_page`) and its
+/// cursor, borrowed from SQLite's buffers.
+pub fn each_in_page(
+    conn: &Connection,
+    roots: Option<&[String]>,
+    after: i64,
+    limit: i64,
+    mut f: impl FnMut(i64, WorkspaceRef<'_>) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let (mut stmt, values): (_, Vec<rusqlite::types::Value>) = match roots {
         None => {
             let sql = format!(
                 "SELECT {COLUMNS}, rowid FROM workspaces WHERE deleted_at IS NULL AND rowid > ?1 ORDER BY rowid LIMIT ?2"
             );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt
-                .query_map(params![after, limit], with_cursor)?
-                .collect::<Result<Vec<_>, _>>()?;
-            rows
+            (conn.prepare_cached(&sql)?, vec![after.into(), limit.into()])
         }
-        Some([]) => Vec::new(),
+        Some([]) => return Ok(()),
         Some(roots) => {
             let sql = format!(
                 "{} SELECT {COLUMNS}, rowid FROM workspaces WHERE id IN (SELECT id FROM down) AND rowid > ?
@@ -165,14 +253,14 @@ pub fn list_page(
             let mut values: Vec<rusqlite::types::Value> = roots.iter().map(|r| r.clone().into()).collect();
             values.push(after.into());
             values.push(limit.into());
-            let mut stmt = conn.prepare(&sql)?;
-            let rows = stmt
-                .query_map(params_from_iter(values), with_cursor)?
-                .collect::<Result<Vec<_>, _>>()?;
-            rows
+            (conn.prepare_cached(&sql)?, values)
         }
     };
-    Ok(rows)
+    let mut rows = stmt.query(params_from_iter(values))?;
+    while let Some(r) = rows.next()? {
+        f(r.get(13)?, ws_ref(r)?)?;
+    }
+    Ok(())
 }
 /// The live direct children, as (id, name), at most `limit` of them, and
 /// how many there are in all.

@@ -37,7 +37,7 @@ async fn metrics(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpRe
     ]);
     let mut idle = 0.0;
     for w in &rows {
-        let (status, is_idle) = status_of(w, now, &state.settings);
+        let (status, is_idle) = status_of(&w.as_ref(), now, &state.settings);
         *by_status.entry(status).or_default() += 1.0;
         idle += f64::from(u8::from(is_idle));
     }

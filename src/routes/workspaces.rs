@@ -8,12 +8,12 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::{Need, Principal};
 use crate::db::audit;
-use crate::db::workspaces::{self as ws, NewWorkspace, WorkspacePatch, WorkspaceRow};
-use crate::db::{channels, secrets, tokens, StoreResult, WriteCtx};
+use crate::db::workspaces::{self as ws, NewWorkspace, WorkspacePatch, WorkspaceRef, WorkspaceRow};
+use crate::db::{channels, secrets, tokens, StoreError, StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
-    check_name, is_uuid, opt_rfc3339, rfc3339, Role, DEFAULT_RUNTIME, DEFAULT_TIER, MAX_MODEL, MAX_RUNTIME,
-    MAX_WORKSPACE_NAME, MAX_WORKSPACE_ROLE,
+    check_name, is_uuid, Role, Time, DEFAULT_RUNTIME, DEFAULT_TIER, MAX_MODEL, MAX_RUNTIME, MAX_WORKSPACE_NAME,
+    MAX_WORKSPACE_ROLE,
 };
 use crate::routes::keys::cap_expiry;
 use crate::routes::secrets::{check_secret, store as store_secrets};
@@ -42,7 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// A workspace's status and whether it is idle, as of `now`. Both are
 /// derived from stored facts at read time, so they are never stale and
 /// reading them never writes.
-pub fn status_of(w: &WorkspaceRow, now: i64, s: &Settings) -> (&'static str, bool) {
+pub fn status_of(w: &WorkspaceRef, now: i64, s: &Settings) -> (&'static str, bool) {
     let offline_after = i64::try_from(s.offline_after.as_millis()).unwrap_or(i64::MAX);
     let idle_after = i64::try_from(s.idle_after.as_millis()).unwrap_or(i64::MAX);
     let status = match w.last_heartbeat_at {
@@ -55,24 +55,54 @@ pub fn status_of(w: &WorkspaceRow, now: i64, s: &Settings) -> (&'static str, boo
     (status, idle)
 }
 
+/// The workspace object, serialised straight from the row: a list of
+/// thousands is written without building a JSON tree first.
+#[derive(serde::Serialize)]
+pub struct WorkspaceView<'a> {
+    id: &'a str,
+    name: &'a str,
+    role: Option<&'a str>,
+    tier: i64,
+    runtime: &'a str,
+    status: &'static str,
+    parent_id: Option<&'a str>,
+    created_at: Time,
+    updated_at: Time,
+    last_heartbeat_at: Option<Time>,
+    active_tasks: i64,
+    current_task: Option<&'a str>,
+    idle: bool,
+    idle_since: Option<Time>,
+}
+
+impl<'a> WorkspaceView<'a> {
+    pub fn of(w: &WorkspaceRef<'a>, now: i64, s: &Settings) -> Self {
+        let (status, idle) = status_of(w, now, s);
+        WorkspaceView {
+            id: w.id,
+            name: w.name,
+            role: w.role,
+            tier: w.tier,
+            runtime: w.runtime,
+            status,
+            parent_id: w.parent_id,
+            created_at: Time(w.created_at),
+            updated_at: Time(w.updated_at),
+            last_heartbeat_at: w.last_heartbeat_at.map(Time),
+            active_tasks: w.active_tasks,
+            current_task: w.current_task,
+            idle,
+            idle_since: if status == "online" {
+                w.idle_since.map(Time)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 pub fn workspace_json(w: &WorkspaceRow, now: i64, s: &Settings) -> Value {
-    let (status, idle) = status_of(w, now, s);
-    json!({
-        "id": w.id,
-        "name": w.name,
-        "role": w.role,
-        "tier": w.tier,
-        "runtime": w.runtime,
-        "status": status,
-        "parent_id": w.parent_id,
-        "created_at": rfc3339(w.created_at),
-        "updated_at": rfc3339(w.updated_at),
-        "last_heartbeat_at": opt_rfc3339(w.last_heartbeat_at),
-        "active_tasks": w.active_tasks,
-        "current_task": w.current_task,
-        "idle": idle,
-        "idle_since": if status == "online" { opt_rfc3339(w.idle_since) } else { None },
-    })
+    serde_json::to_value(WorkspaceView::of(&w.as_ref(), now, s)).unwrap_or(Value::Null)
 }
 
 /// A workspace id from the path; anything but a UUID is a 400.
@@ -143,17 +173,31 @@ async fn list_workspaces(
             .ok_or_else(|| ApiError::invalid("cursor: not a cursor this server gave out"))?,
     };
     let limit = q.limit.unwrap_or(i64::MAX);
-    let rows = state
-        .read(move |conn| ws::list_page(conn, roots.as_deref(), after, limit))
+    // The JSON is written on the blocking pool, straight from SQLite's
+    // buffers into one pre-sized body.
+    let st = state.clone();
+    let (body, count, last) = state
+        .read(move |conn| {
+            let now = st.now();
+            let mut out = Vec::with_capacity(usize::try_from(limit.min(1000)).unwrap_or(1000) * 360 + 2);
+            out.push(b'[');
+            let (mut count, mut last) = (0i64, None);
+            ws::each_in_page(conn, roots.as_deref(), after, limit, |cursor, w| {
+                if count > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut out, &WorkspaceView::of(&w, now, &st.settings))
+                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                (count, last) = (count + 1, Some(cursor));
+                Ok(())
+            })?;
+            out.push(b']');
+            Ok((out, count, last))
+        })
         .await?;
-    let now = state.now();
-    let body: Vec<Value> = rows
-        .iter()
-        .map(|(_, w)| workspace_json(w, now, &state.settings))
-        .collect();
     let mut res = HttpResponse::Ok();
-    if let (Some(limit), Some((cursor, _))) = (q.limit, rows.last()) {
-        if rows.len() as i64 == limit {
+    if let (Some(limit), Some(cursor)) = (q.limit, last) {
+        if count == limit {
             res.insert_header(("X-Next-Cursor", cursor.to_string()));
             res.insert_header((
                 "Link",
@@ -161,7 +205,7 @@ async fn list_workspaces(
             ));
         }
     }
-    Ok(res.json(body))
+    Ok(res.content_type("application/json").body(body))
 }
 async fn create_workspace(
     state: web::Data<AppState>,
