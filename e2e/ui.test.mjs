@@ -103,13 +103,27 @@ test("a newcomer signs in with a one-time link, mints a key, uses it, revokes it
     cookieValue = cookie.value;
   });
 
-  await t.test("the same link works only once", async () => {
+  await t.test("the same link works only once, and says so in words", async () => {
     const other = await browser.newContext();
     const p = await other.newPage();
-    const res = await p.goto(link);
-    assert.equal(res.status(), 400);
-    assert.match(await p.textContent("h1"), /not valid/);
+    await p.goto(link);
+    await p.locator("#alert").waitFor(WAIT);
+    assert.match(await p.textContent("#alert-text"), /already used/);
+    assert.equal(await p.locator("#page-signin").isVisible(), true);
+    assert.equal(new URL(p.url()).search, "", "the code left the address bar");
     assert.equal((await other.cookies()).length, 0);
+    await other.close();
+  });
+
+  await t.test("fetching a link (a chat unfurler, a scanner) does not spend it", async () => {
+    const fresh = cli("login-url", "--base-url", base);
+    const fetched = await fetch(fresh);
+    assert.equal(fetched.status, 200);
+    assert.equal(fetched.headers.get("set-cookie"), null);
+    const other = await browser.newContext();
+    const p = await other.newPage();
+    await p.goto(fresh);
+    await p.locator("#toolbar").waitFor(WAIT);
     await other.close();
   });
 

@@ -104,8 +104,9 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
-/// The name of the browser session cookie.
+/// The name of the browser session cookie: `__Host-` when it is Secure.
 pub const SESSION_COOKIE: &str = "molecule_session";
+pub const SECURE_SESSION_COOKIE: &str = "__Host-molecule_session";
 /// The header the UI sends with every cookie-authenticated write. A page
 /// on another site cannot add a custom header to a cross-site request
 /// without a CORS preflight, which this server never grants.
@@ -113,13 +114,15 @@ pub const CSRF_HEADER: &str = "x-molecule-ui";
 
 /// The session cookie's value, if the request carries one.
 fn session_cookie(req: &HttpRequest) -> Option<String> {
-    req.cookie(SESSION_COOKIE).map(|c| c.value().to_string())
+    req.cookie(SECURE_SESSION_COOKIE)
+        .or_else(|| req.cookie(SESSION_COOKIE))
+        .map(|c| c.value().to_string())
 }
 
 /// Refuses a cookie-authenticated write that may come from another site:
 /// it must carry the UI's header, and an `Origin` (browsers send one on
 /// every cross-origin write) must name this very host.
-fn check_same_site(req: &HttpRequest) -> Result<(), ApiError> {
+pub fn check_same_site(req: &HttpRequest) -> Result<(), ApiError> {
     if req.method().is_safe() {
         return Ok(());
     }
@@ -135,13 +138,15 @@ fn check_same_site(req: &HttpRequest) -> Result<(), ApiError> {
         return Err(refused());
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
         let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
-        let origin_host = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.split_once("://"))
-            .map(|(_, rest)| rest);
-        if host.is_none() || origin_host != host {
+        let same_host = host.is_some() && origin.split_once("://").map(|(_, rest)| rest) == host;
+        // Behind a proxy that rewrites Host, the operator's public URL is
+        // the page's origin.
+        let public = req
+            .app_data::<web::Data<AppState>>()
+            .and_then(|s| s.settings.public_url.as_deref());
+        if !same_host && public != Some(origin) {
             return Err(refused());
         }
     }
@@ -182,7 +187,8 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         _ => return Err(fail(Failure::Malformed, None)),
     }
     let hash = token::hash(token);
-    match state.db.creds.authenticate(&hash, now) {
+    let poll = from_cookie && req.headers().contains_key("x-molecule-poll");
+    match state.db.creds.authenticate(&hash, now, poll) {
         Ok(cred) => {
             // For the access log: the display prefix, never the token.
             req.extensions_mut().insert(Caller(cred.clone()));

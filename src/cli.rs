@@ -39,6 +39,9 @@ pub enum Command {
     /// Print a one-time sign-in link for the browser pages. It works once,
     /// for a few minutes; opening it starts a session.
     LoginUrl(LoginUrlArgs),
+    /// End every browser session at once (break-glass, on the box). A
+    /// running server refuses their cookies from its very next request.
+    EndSessions(DataDir),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context};
 use serde_json::json;
 
 use crate::cli::{
-    AuditCommand, BackupArgs, ListKeysArgs, LoginUrlArgs, MintKeyArgs, RestoreArgs, RevokeKeyArgs, RotateArgs,
+    AuditCommand, BackupArgs, DataDir, ListKeysArgs, LoginUrlArgs, MintKeyArgs, RestoreArgs, RevokeKeyArgs, RotateArgs,
     ServeArgs,
 };
 use crate::clock::{system_now_ms, Clock};
@@ -195,6 +195,21 @@ pub fn login_url(args: LoginUrlArgs) -> anyhow::Result<ExitCode> {
         humantime::format_duration(ttl)
     );
     println!("{base}/login?code={code}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn end_sessions(args: DataDir) -> anyhow::Result<ExitCode> {
+    data_dir::require_db(&args.data_dir)?;
+    let db = Db::open(&args.data_dir).map_err(store_err)?;
+    let ended = db
+        .write(system_now_ms(), |ctx| {
+            let n = sessions::revoke_all(ctx)?;
+            audit::append(ctx, &Actor::cli(), "session.revoke_all", None, json!({ "count": n }))?;
+            Ok(n)
+        })
+        .map_err(store_err)?;
+    confirm_with_server(&db, &args.data_dir)?;
+    eprintln!("ended {ended} browser session(s)");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -120,9 +120,11 @@ impl CredCache {
         self.seen.load(Ordering::Acquire)
     }
 
-    /// The live, unexpired credential for a token hash, marking it used;
-    /// otherwise why not (for counting only: callers answer both alike).
-    pub fn authenticate(&self, hash: &[u8; 32], now: i64) -> Result<Arc<Credential>, Failure> {
+    /// The live, unexpired credential for a token hash, marking it used
+    /// (unless `poll` and it is a session: background refreshes do not keep
+    /// a session from going idle); otherwise why not (for counting only:
+    /// callers answer both alike).
+    pub fn authenticate(&self, hash: &[u8; 32], now: i64, poll: bool) -> Result<Arc<Credential>, Failure> {
         let cred = self
             .map
             .read()
@@ -133,8 +135,18 @@ impl CredCache {
         if cred.is_expired(now) {
             return Err(Failure::Expired);
         }
-        cred.last_used.fetch_max(now, Ordering::Relaxed);
+        if !(poll && cred.idle_ms.is_some()) {
+            cred.last_used.fetch_max(now, Ordering::Relaxed);
+        }
         Ok(cred)
+    }
+
+    /// Drops credentials that can never work again (expired, or sessions
+    /// gone idle: neither can come back), so a long-running server's map
+    /// does not grow with every session ever opened.
+    pub fn prune_expired(&self, now: i64) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, c| !c.is_expired(now));
     }
 
     /// The in-memory last use of a credential, which may be newer than the

@@ -67,8 +67,9 @@ pub fn wait_for_server(data_dir: &Path, seq: i64) -> anyhow::Result<()> {
     while applied(data_dir).is_none_or(|a| a < seq) {
         if started.elapsed() > CONFIRM_TIMEOUT {
             bail!(
-                "the change is saved, but the server running on {} did not confirm it within {} s; \
-                 check that it is healthy",
+                "the change is saved, but the server running on {} did not confirm it within {} s, \
+                 and until it does it may still accept what this changed: check its log and \
+                 GET /health, or restart it",
                 data_dir.display(),
                 CONFIRM_TIMEOUT.as_secs()
             );

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Restore(a) => commands::restore(a),
         Command::Audit(a) => commands::audit(a),
         Command::LoginUrl(a) => commands::login_url(a),
+        Command::EndSessions(a) => commands::end_sessions(a),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

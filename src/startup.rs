@@ -73,6 +73,7 @@ impl Watch {
                         }
                         Ok(())
                     });
+                    state.following.store(res.is_ok(), Ordering::Relaxed);
                     // Said once per outage, not every 2 ms.
                     match res {
                         Err(e) if !failing => {
@@ -135,6 +136,7 @@ impl Application {
             failures: Arc::new(AuthFailures::default()),
             limiter: crate::ratelimit::FailureLimiter::new(settings.failures_per_address, settings.failures_per_token),
             requests: Default::default(),
+            following: std::sync::atomic::AtomicBool::new(true),
             settings: settings.clone(),
         });
         let app_state = state.clone();
@@ -247,6 +249,8 @@ impl Flusher {
                     flush_usage(&st);
                     if last_summary.elapsed() >= st.settings.failure_audit_interval {
                         summarise_failures(&st);
+                        // After the flush above, so no last use is lost.
+                        st.db.creds.prune_expired(st.now());
                         last_summary = Instant::now();
                     }
                 }

@@ -83,6 +83,9 @@ pub struct AppState {
     pub failures: Arc<AuthFailures>,
     pub limiter: crate::ratelimit::FailureLimiter,
     pub requests: crate::metrics::RequestMetrics,
+    /// False while the watcher cannot follow changes made on the box
+    /// (`GET /health` then answers 503).
+    pub following: std::sync::atomic::AtomicBool,
 }
 
 fn blocking_failed(e: actix_web::error::BlockingError) -> ApiError {

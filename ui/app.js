@@ -9,6 +9,20 @@ const APPROVALS_REFRESH_MS = 5000;
 let me = null;
 let refreshTimer = null;
 let badgeTimer = null;
+let polling = false;
+
+// Runs a refresh as a poll, and not at all while the tab is hidden.
+async function poll(fn) {
+  if (document.hidden || !me) return;
+  polling = true;
+  try {
+    await fn();
+  } catch {
+    // A failed refresh is retried on the next tick; a 401 has signed out.
+  } finally {
+    polling = false;
+  }
+}
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -24,6 +38,9 @@ class ApiError extends Error {
 // writes without this header (cross-site request protection).
 async function request(method, path, body, extraHeaders) {
   const headers = { "X-Molecule-UI": "1", Accept: "application/json", ...(extraHeaders || {}) };
+  // Background refreshes say so: they do not count as use, so a tab left
+  // open still lets its session end when idle.
+  if (polling) headers["X-Molecule-Poll"] = "1";
   const init = { method, headers, credentials: "same-origin", cache: "no-store" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -188,6 +205,22 @@ async function copyToken() {
 
 // ---- sign in and out -----------------------------------------------------
 
+// Behind a sign-in link (/login?code=…): the code leaves the address bar and
+// the history at once, then is spent with a POST. Fetching the link (a chat
+// unfurler, a mail scanner) spends nothing.
+async function signInWithLink() {
+  const code = new URLSearchParams(location.search).get("code") || "";
+  history.replaceState(null, "", "/ui/");
+  try {
+    await api("POST", "/login", { code });
+  } catch (e) {
+    signedOut();
+    showError(e);
+    return;
+  }
+  await start();
+}
+
 function signedOut(message) {
   me = null;
   clearInterval(badgeTimer);
@@ -246,7 +279,7 @@ async function route() {
       showPage("approvals");
       document.title = "Approvals · Molecule";
       await loadApprovals();
-      refreshTimer = setInterval(() => loadApprovals().catch(showError), APPROVALS_REFRESH_MS);
+      refreshTimer = setInterval(() => poll(loadApprovals), APPROVALS_REFRESH_MS);
     } else if (page === "audit") {
       showPage("audit");
       document.title = "Audit · Molecule";
@@ -574,7 +607,7 @@ async function start() {
   loadApprovals().catch(() => {});
   clearInterval(badgeTimer);
   badgeTimer = setInterval(() => {
-    if (me && $("page-approvals").hidden) loadApprovals().catch(() => {});
+    if ($("page-approvals").hidden) poll(loadApprovals);
   }, APPROVALS_REFRESH_MS);
   await route();
 }
@@ -606,5 +639,6 @@ document.addEventListener("DOMContentLoaded", () => {
       if (me) location.hash = "#/settings/keys";
     }
   });
-  start();
+  if (location.pathname === "/login") signInWithLink();
+  else start();
 });

@@ -134,6 +134,15 @@ pub fn list_open(conn: &Connection, now: i64) -> StoreResult<Vec<SessionRow>> {
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// Ends every open session; returns how many.
+pub fn revoke_all(ctx: &mut WriteCtx) -> StoreResult<usize> {
+    let seq = ctx.cred_seq()?;
+    Ok(ctx.execute(
+        "UPDATE sessions SET revoked_at = ?1, seq = ?2 WHERE revoked_at IS NULL AND expires_at > ?1",
+        params![ctx.now, seq],
+    )?)
+}
+
 /// Ends a session that is still open. False when there is none.
 pub fn revoke(ctx: &mut WriteCtx, id: &str) -> StoreResult<bool> {
     let seq = ctx.cred_seq()?;

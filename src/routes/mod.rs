@@ -42,8 +42,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(ui::configure);
 }
 
-async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+/// Up, and following changes made on the box. A server that cannot see
+/// a `revoke-key` would keep honouring the key: that is not healthy.
+async fn health(state: web::Data<crate::state::AppState>) -> HttpResponse {
+    if state.following.load(std::sync::atomic::Ordering::Relaxed) {
+        HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+    } else {
+        HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "status": "degraded",
+            "error": "the server cannot follow changes made on the box (see its log); restart it",
+            "code": "not_following_changes",
+        }))
+    }
 }
 
 /// The control plane's API is not reachable through a tenant, with any
@@ -109,12 +119,11 @@ pub fn path_config() -> web::PathConfig {
 /// give them the same JSON shape as ours.
 pub fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
-        // Ours already: JSON, or the sign-in page's words for a browser.
-        let is_ours = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
-            let v = v.as_bytes();
-            v.starts_with(b"application/json") || v.starts_with(b"text/html")
-        });
-        if is_ours {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if is_json {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
         let status = res.status();

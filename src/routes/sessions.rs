@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{refuse, Failure, Principal, SESSION_COOKIE};
+use crate::auth::{check_same_site, refuse, Failure, Principal, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use crate::creds::CredKind;
 use crate::db::audit::{self, Actor};
 use crate::db::sessions::{self, NewSession, SessionRow};
@@ -22,14 +22,17 @@ use crate::token::{self, TokenKind};
 const MAX_USER_AGENT_CHARS: usize = 200;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/login").get(sign_in_with_link))
+    cfg.service(web::resource("/login").get(link_page).post(sign_in_with_link))
         .service(web::resource("/org/sessions").get(list).post(sign_in_with_key))
         .service(web::resource("/org/sessions/current").delete(log_out))
         .service(web::resource("/org/sessions/{id}").delete(revoke));
 }
 
+/// A Secure cookie takes the `__Host-` name: browsers then refuse it from
+/// plain http and from sibling subdomains, so nothing can overwrite it.
 fn cookie(value: String, max_age_secs: i64, secure: bool) -> Cookie<'static> {
-    Cookie::build(SESSION_COOKIE, value)
+    let name = if secure { SECURE_SESSION_COOKIE } else { SESSION_COOKIE };
+    Cookie::build(name, value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -98,30 +101,51 @@ fn is_https(state: &AppState) -> bool {
 }
 
 #[derive(Deserialize)]
-struct LinkQuery {
-    code: Option<String>,
+#[serde(deny_unknown_fields)]
+struct LinkBody {
+    code: String,
 }
 
-/// Opening the link spends its code and sets the cookie, then sends the
-/// browser on to the pages without the code in the address bar.
+/// The page behind a sign-in link. Fetching it spends nothing: a chat
+/// unfurler or mail scanner that fetches the link gets only this page. Its
+/// script takes the code out of the address bar and spends it with
+/// `POST /login`.
+async fn link_page() -> HttpResponse {
+    ui::index_page()
+}
+
+/// Spends a sign-in link's code and sets the session cookie.
 async fn sign_in_with_link(
     req: HttpRequest,
     state: web::Data<AppState>,
-    query: web::Query<LinkQuery>,
+    body: web::Json<LinkBody>,
 ) -> ApiResult<HttpResponse> {
-    let code = query.into_inner().code.unwrap_or_default();
-    // Counted and throttled like any failed authentication.
+    check_same_site(&req)?;
+    let code = body.into_inner().code;
+    // Counted and throttled like any failed authentication, and throttled
+    // before any database work.
     let refused = |why, hash: Option<&[u8; 32]>| {
         let e = refuse(&state, &req, why, hash);
         if e.retry_after.is_some() {
-            return Err(e);
+            return e;
         }
-        Ok(ui::link_refused(&req))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_login_link",
+            "this sign-in link was already used, has expired, or is not one; \
+             run `molecule-tenant login-url` on the server for a new one",
+        )
     };
     if token::parse(&code) != Some(TokenKind::Login) {
-        return refused(Failure::Malformed, None);
+        return Err(refused(Failure::Malformed, None));
     }
     let hash = token::hash(&code);
+    let addr = req
+        .peer_addr()
+        .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
+    if let Some(secs) = state.limiter.retry_after(&addr, Some(&hash), state.now()) {
+        return Err(ApiError::throttled(secs));
+    }
     let new = new_session(&req, &state, "login-link".into(), None);
     let actor = Actor {
         name: "login-link".into(),
@@ -139,15 +163,14 @@ async fn sign_in_with_link(
     .await
     .map_err(|e| ApiError::internal(format!("blocking pool: {e}")))??;
     let Some((row, token, secure)) = opened else {
-        return refused(Failure::UnknownOrRevoked, Some(&hash));
+        return Err(refused(Failure::UnknownOrRevoked, Some(&hash)));
     };
     tracing::info!(session = sessions::id_prefix(&row.id), "signed in with a login link");
     let max_age = (row.expires_at - row.created_at) / 1000;
     let secure = secure || is_https(&state);
-    Ok(ui::secured(HttpResponse::SeeOther())
-        .insert_header((header::LOCATION, "/ui/"))
+    Ok(ui::secured(HttpResponse::Ok())
         .cookie(cookie(token, max_age, secure))
-        .finish())
+        .json(session_json(&row, None, false)))
 }
 
 /// An admin key signs in from the page: the key is used once, here, and the

@@ -4,9 +4,7 @@
 //! with the session cookie.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
-
-use crate::error::ApiError;
+use actix_web::{web, HttpResponse, HttpResponseBuilder};
 
 const INDEX_HTML: &str = include_str!("../../ui/index.html");
 const APP_JS: &str = include_str!("../../ui/app.js");
@@ -48,6 +46,11 @@ fn page(content_type: &'static str, body: &'static str) -> HttpResponse {
 }
 
 async fn index() -> HttpResponse {
+    index_page()
+}
+
+/// The pages' one HTML document (also the page behind a sign-in link).
+pub fn index_page() -> HttpResponse {
     page("text/html; charset=utf-8", INDEX_HTML)
 }
 
@@ -57,33 +60,4 @@ async fn app_js() -> HttpResponse {
 
 async fn app_css() -> HttpResponse {
     page("text/css; charset=utf-8", APP_CSS)
-}
-
-const REFUSED_HTML: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>Sign-in link not valid · Molecule</title><link rel=\"stylesheet\" href=\"/ui/app.css\"></head>\
-<body><main class=\"signin\"><h1>This sign-in link is not valid</h1>\
-<p>It was already used, has expired, or was mistyped. Each link works once, for a few minutes.</p>\
-<p>On the server, run <code>molecule-tenant login-url</code> for a new one, \
-or <a href=\"/ui/\">sign in with an org API key</a>.</p></main></body></html>";
-
-/// A spent, expired or unknown login link: words for a person in a
-/// browser, the usual JSON error for anything else.
-pub fn link_refused(req: &HttpRequest) -> HttpResponse {
-    let wants_html = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
-    if wants_html {
-        return secured(HttpResponse::BadRequest())
-            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .body(REFUSED_HTML);
-    }
-    let err = ApiError::new(
-        actix_web::http::StatusCode::BAD_REQUEST,
-        "invalid_login_link",
-        "this sign-in link was already used, has expired, or is not one; run `molecule-tenant login-url` for a new one",
-    );
-    actix_web::ResponseError::error_response(&err)
 }

@@ -135,10 +135,20 @@ fn login_url_prints_a_one_time_link_that_a_running_server_honours_once() {
         .max_redirects(0)
         .build()
         .into();
-    let first = agent.get(&link).call().unwrap();
-    assert_eq!(first.status(), 303);
+    // Fetching the link spends nothing; the page's POST does, once.
+    assert_eq!(agent.get(&link).call().unwrap().status(), 200);
+    let code = link.split("code=").nth(1).unwrap();
+    let spend = || {
+        agent
+            .post(format!("{}/login", serve.base))
+            .header("X-Molecule-UI", "1")
+            .send_json(serde_json::json!({ "code": code }))
+            .unwrap()
+    };
+    let first = spend();
+    assert_eq!(first.status(), 200);
     assert!(first.headers().get("set-cookie").is_some());
-    assert_eq!(agent.get(&link).call().unwrap().status(), 400);
+    assert_eq!(spend().status(), 400);
 
     for (args, flag) in [
         (&["login-url", "--base-url", "ftp://x"][..], "--base-url"),
@@ -151,6 +161,41 @@ fn login_url_prints_a_one_time_link_that_a_running_server_honours_once() {
         assert!(stderr(&o).contains(flag), "{args:?}: {}", stderr(&o));
         assert!(stdout(&o).is_empty());
     }
+}
+
+#[test]
+fn end_sessions_on_the_box_signs_every_browser_out_at_once() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path().join("d");
+    let token = stdout(&run(&["mint-key", "--label", "a"], &d)).trim().to_string();
+    let serve = Serve::start(&d);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let r = agent
+        .post(format!("{}/org/sessions", serve.base))
+        .header("Authorization", format!("Bearer {token}"))
+        .send_empty()
+        .unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let whoami = || {
+        agent
+            .get(format!("{}/org/whoami", serve.base))
+            .header("Cookie", &cookie)
+            .call()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(whoami(), 200);
+    let o = run(&["end-sessions"], &d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("ended 1 browser session"), "{}", stderr(&o));
+    assert_eq!(whoami(), 401, "refused on the very next request");
+    assert_eq!(serve.status("/org/whoami", &token), 200, "keys are untouched");
 }
 
 #[test]

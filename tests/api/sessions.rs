@@ -41,14 +41,15 @@ fn link(app: &TestApp, ttl: Duration, secure: bool) -> String {
         .expect("link")
 }
 
-/// Opens a login link; returns the response and the cookie's `name=value`.
+/// Spends a login link's code as the page behind it does; returns the
+/// response and the cookie's `name=value`.
 fn open_link(app: &TestApp, code: &str) -> (Resp, Option<String>) {
     let r = call(
         app,
-        "GET",
-        &format!("/login?code={code}"),
-        &[("Accept", "text/html")],
-        None,
+        "POST",
+        "/login",
+        &[("X-Molecule-UI", "1")],
+        Some(json!({ "code": code })),
     );
     let cookie = r
         .headers
@@ -60,7 +61,7 @@ fn open_link(app: &TestApp, code: &str) -> (Resp, Option<String>) {
 fn signed_in(app: &TestApp) -> String {
     let code = link(app, Duration::from_secs(600), false);
     let (r, cookie) = open_link(app, &code);
-    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.status, 200, "{}", r.text);
     cookie.expect("a session cookie")
 }
 
@@ -86,9 +87,19 @@ fn ui_write(app: &TestApp, cookie: &str, method: &str, path: &str, body: Option<
 fn a_login_link_opens_a_session_once_and_sets_a_strict_http_only_cookie() {
     let app = spawn_app();
     let code = link(&app, Duration::from_secs(600), false);
+    // Fetching the link (an unfurler, a scanner) gets the page and spends
+    // nothing.
+    let page = call(&app, "GET", &format!("/login?code={code}"), &[], None);
+    assert_eq!(page.status, 200);
+    assert!(page.headers["content-type"].starts_with("text/html"));
+    assert!(!page.headers.contains_key("set-cookie"));
+    assert!(page.headers["content-security-policy"].contains("script-src 'self'"));
+    // Spending it takes the pages' header.
+    let bare = call(&app, "POST", "/login", &[], Some(json!({ "code": code })));
+    assert_eq!((bare.status, bare.code()), (403, "cross_site_request"));
     let (r, cookie) = open_link(&app, &code);
-    assert_eq!(r.status, 303, "{}", r.text);
-    assert_eq!(r.headers["location"], "/ui/");
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["created_via"], "login-link");
     let set = &r.headers["set-cookie"];
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
         assert!(set.contains(attr), "{set} lacks {attr}");
@@ -103,18 +114,13 @@ fn a_login_link_opens_a_session_once_and_sets_a_strict_http_only_cookie() {
     assert_eq!(me.body["kind"], "session");
     assert_eq!(me.body["role"], "admin");
 
-    // The same link again, in a browser or not: refused, no cookie.
+    // The same link again: refused, no cookie.
     let (again, none) = open_link(&app, &code);
-    assert_eq!(again.status, 400);
+    assert_eq!((again.status, again.code()), (400, "invalid_login_link"));
     assert!(none.is_none());
-    assert!(again.text.contains("not valid"), "{}", again.text);
-    let json = call(&app, "GET", &format!("/login?code={code}"), &[], None);
-    assert_eq!(json.status, 400);
-    assert_eq!(json.code(), "invalid_login_link");
     for bad in ["", "nope", "mol_org_x", &code.replace("mol_login_", "mol_sess_")] {
-        let r = call(&app, "GET", &format!("/login?code={bad}"), &[], None);
-        assert_eq!(r.status, 400, "{bad}");
-        assert_eq!(r.code(), "invalid_login_link");
+        let (r, _) = open_link(&app, bad);
+        assert_eq!((r.status, r.code()), (400, "invalid_login_link"), "{bad}");
     }
 }
 
@@ -441,10 +447,10 @@ fn a_session_opened_with_an_expiring_key_cannot_mint_past_that_key() {
 fn bad_login_codes_are_throttled_like_bad_keys() {
     let app = spawn_with(|s| s.failures_per_address = 5);
     for i in 0..5 {
-        let r = call(&app, "GET", "/login?code=nope", &[], None);
+        let (r, _) = open_link(&app, "nope");
         assert_eq!(r.status, 400, "attempt {i}");
     }
-    let r = call(&app, "GET", "/login?code=nope", &[], None);
+    let (r, _) = open_link(&app, "nope");
     assert_eq!(r.status, 429);
     assert!(r.headers.contains_key("retry-after"));
 }
@@ -469,8 +475,55 @@ fn the_cookie_is_secure_only_when_the_operator_says_https() {
     );
     let tls = spawn_with(|s| s.public_url = Some("https://tenant.example.com".into()));
     let r = tls.post_empty("/org/sessions", &tls.admin);
-    assert!(r.headers["set-cookie"].contains("Secure"));
-    let cookie = r.headers["set-cookie"].split(';').next().unwrap().to_string();
+    let set = &r.headers["set-cookie"];
+    assert!(
+        set.starts_with("__Host-molecule_session=") && set.contains("Secure"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_string();
+    assert_eq!(
+        call(&tls, "GET", "/org/whoami", &[("Cookie", &cookie)], None).status,
+        200
+    );
+    // Behind a proxy that rewrites Host, the public URL is the pages' origin.
+    let r = call(
+        &tls,
+        "POST",
+        "/org/tokens",
+        &[
+            ("Cookie", &cookie),
+            ("X-Molecule-UI", "1"),
+            ("Origin", "https://tenant.example.com"),
+            ("Host", "127.0.0.1:8080"),
+        ],
+        Some(json!({"name": "via-proxy"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
     let out = ui_write(&tls, &cookie, "DELETE", "/org/sessions/current", None);
-    assert!(out.headers["set-cookie"].contains("Secure"));
+    let cleared = &out.headers["set-cookie"];
+    assert!(
+        cleared.starts_with("__Host-molecule_session=;") && cleared.contains("Secure"),
+        "{cleared}"
+    );
+}
+
+#[test]
+fn background_refreshes_do_not_keep_a_session_alive() {
+    let app = spawn_with(|s| s.session_idle = Duration::from_secs(600));
+    let cookie = signed_in(&app);
+    let poll = || {
+        call(
+            &app,
+            "GET",
+            "/approvals/pending",
+            &[("Cookie", &cookie), ("X-Molecule-Poll", "1")],
+            None,
+        )
+    };
+    for _ in 0..5 {
+        app.clock.advance(Duration::from_secs(110));
+        assert_eq!(poll().status, 200, "a poll still works while the session lives");
+    }
+    app.clock.advance(Duration::from_secs(60));
+    assert_eq!(poll().status, 401, "polls alone let it go idle");
 }
