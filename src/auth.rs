@@ -242,9 +242,9 @@ impl Principal {
     /// How the audit trail and `created_by` name this caller.
     pub fn actor(&self) -> Actor {
         let name = match self.cred.kind {
-            CredKind::Org { .. } => format!("org-token:{}", self.cred.prefix),
-            CredKind::Workspace { .. } => format!("workspace-token:{}", self.cred.prefix),
-            CredKind::Session => format!("session:{}", self.cred.prefix),
+            CredKind::Org { .. } => format!("org-token:{}", self.cred.prefix()),
+            CredKind::Workspace { .. } => format!("workspace-token:{}", self.cred.prefix()),
+            CredKind::Session => format!("session:{}", self.cred.prefix()),
         };
         Actor {
             name,
@@ -281,9 +281,9 @@ impl Principal {
         }
     }
 
-    pub fn workspace_id(&self) -> Option<&str> {
+    pub fn workspace_id(&self) -> Option<String> {
         match &self.cred.kind {
-            CredKind::Workspace { workspace_id } => Some(workspace_id),
+            CredKind::Workspace { workspace_id } => Some(workspace_id.to_string()),
             CredKind::Org { .. } | CredKind::Session => None,
         }
     }
@@ -323,9 +323,9 @@ impl Principal {
     /// the caller's transaction rather than from the in-memory map.
     pub fn still_live(&self, conn: &Connection, now: i64) -> StoreResult<bool> {
         match self.cred.kind {
-            CredKind::Org { .. } => keys::is_live(conn, &self.cred.id, now),
-            CredKind::Workspace { .. } => tokens::is_live(conn, &self.cred.id, now),
-            CredKind::Session => sessions::is_live(conn, &self.cred.id, now),
+            CredKind::Org { .. } => keys::is_live(conn, &self.cred.id(), now),
+            CredKind::Workspace { .. } => tokens::is_live(conn, &self.cred.id(), now),
+            CredKind::Session => sessions::is_live(conn, &self.cred.id(), now),
         }
     }
     /// Whether every one of `targets` lies within this key's bindings (an

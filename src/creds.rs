@@ -22,27 +22,77 @@ use crate::db::{keys, sessions, tokens, StoreResult};
 use crate::model::Role;
 use crate::token::TokenKind;
 
+/// A credential's id, in 16 bytes when it is a canonical UUID (every id
+/// this server makes): the map holds one per live key, token and session,
+/// and a tenant may have hundreds of thousands.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Id {
+    Uuid([u8; 16]),
+    Other(Box<str>),
+}
+
+impl Id {
+    pub fn new(s: &str) -> Id {
+        match uuid::Uuid::try_parse(s) {
+            Ok(u) if crate::model::is_uuid(s) => Id::Uuid(*u.as_bytes()),
+            _ => Id::Other(s.into()),
+        }
+    }
+
+    /// Whether this is the id `s`, without allocating.
+    pub fn is(&self, s: &str) -> bool {
+        match self {
+            Id::Uuid(b) => {
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                uuid::Uuid::from_bytes(*b).hyphenated().encode_lower(&mut buf) == s
+            }
+            Id::Other(o) => &**o == s,
+        }
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Id::Uuid(b) => write!(f, "{}", uuid::Uuid::from_bytes(*b).hyphenated()),
+            Id::Other(o) => f.write_str(o),
+        }
+    }
+}
+
+impl std::fmt::Debug for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredKind {
+    /// Bindings: empty = every workspace (bound keys are rare).
     Org {
         role: Role,
-        workspaces: Vec<String>,
+        workspaces: Box<[String]>,
     },
     Workspace {
-        workspace_id: String,
+        workspace_id: Id,
     },
     /// A browser session: the surface of an unbound admin key.
     Session,
 }
 
+/// Kept small on purpose (see `Id`): no field allocates but a bound key's
+/// bindings.
 #[derive(Debug)]
 pub struct Credential {
-    pub id: String,
-    pub prefix: String,
+    id: Id,
+    /// What lists and logs show after the token's tag (the first secret
+    /// characters); a session is shown by its id's first characters.
+    shown: [u8; 8],
     pub kind: CredKind,
-    pub expires_at: Option<i64>,
-    /// Sessions end after this long without a request (milliseconds).
-    pub idle_ms: Option<i64>,
+    /// `i64::MAX`: never.
+    expires_at: i64,
+    /// Sessions end after this long without a request (ms); 0: never.
+    idle_ms: i64,
     /// Last successful use, in memory; written to the database in batches.
     last_used: AtomicI64,
     flushed: AtomicI64,
@@ -51,15 +101,52 @@ pub struct Credential {
 impl Credential {
     pub fn new(id: String, prefix: String, kind: CredKind, expires_at: Option<i64>, last_used: Option<i64>) -> Self {
         let used = last_used.unwrap_or(0);
+        let mut shown = [b'?'; 8];
+        let tail = &prefix.as_bytes()[prefix.len().saturating_sub(8)..];
+        shown[..tail.len()].copy_from_slice(tail);
         Credential {
-            id,
-            prefix,
+            id: Id::new(&id),
+            shown,
             kind,
-            expires_at,
-            idle_ms: None,
+            expires_at: expires_at.unwrap_or(i64::MAX),
+            idle_ms: 0,
             last_used: AtomicI64::new(used),
             flushed: AtomicI64::new(used),
         }
+    }
+
+    /// A session: it ends after `idle_ms` without a request.
+    pub fn with_idle(mut self, idle_ms: i64) -> Self {
+        self.idle_ms = idle_ms.max(1);
+        self
+    }
+
+    pub fn id(&self) -> String {
+        self.id.to_string()
+    }
+
+    /// Whether this is the credential with id `s`.
+    pub fn is(&self, s: &str) -> bool {
+        self.id.is(s)
+    }
+
+    /// The display prefix (`mol_org_AbCd1234`; a session's first 8 id
+    /// characters).
+    pub fn prefix(&self) -> String {
+        let shown = String::from_utf8_lossy(&self.shown);
+        match self.kind {
+            CredKind::Org { .. } => format!("{}{shown}", TokenKind::Org.tag()),
+            CredKind::Workspace { .. } => format!("{}{shown}", TokenKind::Workspace.tag()),
+            CredKind::Session => shown.into_owned(),
+        }
+    }
+
+    pub fn expires_at(&self) -> Option<i64> {
+        (self.expires_at != i64::MAX).then_some(self.expires_at)
+    }
+
+    pub fn is_session(&self) -> bool {
+        self.idle_ms > 0
     }
 
     pub fn token_kind(&self) -> TokenKind {
@@ -73,10 +160,8 @@ impl Credential {
     /// Past its expiry, or (sessions) idle for too long. A session's last
     /// use starts at its creation, so it is never idle from birth.
     pub fn is_expired(&self, now: i64) -> bool {
-        self.expires_at.is_some_and(|e| e <= now)
-            || self
-                .idle_ms
-                .is_some_and(|idle| self.last_used.load(Ordering::Relaxed).saturating_add(idle) <= now)
+        self.expires_at <= now
+            || (self.idle_ms > 0 && self.last_used.load(Ordering::Relaxed).saturating_add(self.idle_ms) <= now)
     }
 
     pub fn last_used(&self) -> Option<i64> {
@@ -135,7 +220,7 @@ impl CredCache {
         if cred.is_expired(now) {
             return Err(Failure::Expired);
         }
-        if !(poll && cred.idle_ms.is_some()) {
+        if !(poll && cred.is_session()) {
             cred.last_used.fetch_max(now, Ordering::Relaxed);
         }
         Ok(cred)
@@ -228,7 +313,7 @@ impl CredCache {
                 let before = c.flushed.fetch_max(used, Ordering::Relaxed);
                 (used > before).then(|| Usage {
                     kind: c.token_kind(),
-                    id: c.id.clone(),
+                    id: c.id(),
                     at: used,
                 })
             })

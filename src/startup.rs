@@ -129,6 +129,8 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("binding {} (--listen / MOLECULE_LISTEN)", settings.listen))?;
         let port = listener.local_addr()?.port();
+        let writer =
+            crate::db::group::GroupWriter::start(db.clone(), clock.clone()).context("starting the writer thread")?;
         let state = web::Data::new(AppState {
             db,
             keyring,
@@ -137,6 +139,7 @@ impl Application {
             limiter: crate::ratelimit::FailureLimiter::new(settings.failures_per_address, settings.failures_per_token),
             requests: Default::default(),
             following: std::sync::atomic::AtomicBool::new(true),
+            writer,
             settings: settings.clone(),
         });
         let app_state = state.clone();
@@ -166,7 +169,7 @@ impl Application {
                         let status = res.status().as_u16();
                         if status >= 500 || tracing::enabled!(tracing::Level::DEBUG) {
                             let req = res.request();
-                            let caller = req.extensions().get::<Caller>().map(|c| c.0.prefix.clone());
+                            let caller = req.extensions().get::<Caller>().map(|c| c.0.prefix());
                             let (path, ms) = (req.path(), started.elapsed().as_secs_f64() * 1000.0);
                             if status >= 500 {
                                 tracing::error!(%method, %path, status, ms, caller, "request failed");

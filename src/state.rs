@@ -86,6 +86,8 @@ pub struct AppState {
     /// False while the watcher cannot follow changes made on the box
     /// (`GET /health` then answers 503).
     pub following: std::sync::atomic::AtomicBool,
+    /// Group commit for the server's writes (db/group.rs).
+    pub writer: crate::db::group::GroupWriter,
 }
 
 fn blocking_failed(e: actix_web::error::BlockingError) -> ApiError {
@@ -136,20 +138,12 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut WriteCtx, &Principal) -> StoreResult<T> + Send + 'static,
     {
-        let (db, clock) = (self.db.clone(), self.clock.clone());
-        let run = move || {
-            let guarded = |ctx: &mut WriteCtx| {
-                if !who.still_live(ctx, ctx.now)? {
-                    return Err(ApiError::unauthorized().into());
-                }
-                f(ctx, &who)
-            };
-            if commit {
-                db.write(&clock, guarded)
-            } else {
-                db.rehearse(&clock, guarded)
+        let guarded = move |ctx: &mut WriteCtx| {
+            if !who.still_live(ctx, ctx.now)? {
+                return Err(ApiError::unauthorized().into());
             }
+            f(ctx, &who)
         };
-        Ok(web::block(run).await.map_err(blocking_failed)??)
+        Ok(self.writer.write(!commit, guarded).await?)
     }
 }

@@ -231,7 +231,7 @@ pub fn changed_since(conn: &Connection, seen: i64) -> StoreResult<Vec<CredChange
         let role = Role::parse(&r.get::<_, String>(2)?).unwrap_or(Role::ReadOnly);
         let kind = CredKind::Org {
             role,
-            workspaces: split_ids(r.get(7)?),
+            workspaces: split_ids(r.get(7)?).into(),
         };
         Ok(CredChange::Live(
             hash,

@@ -3,14 +3,17 @@
 //! Every write goes through one writer connection behind a mutex, in an
 //! IMMEDIATE transaction with `synchronous=FULL`, so an acknowledged write
 //! (a key mint, a revoke) survives power loss, and writers queue in the
-//! process instead of spinning on SQLITE_BUSY. Reads use a small pool of
-//! read-only connections. Storage functions are plain and synchronous;
-//! handlers call them through `web::block`.
+//! process instead of spinning on SQLITE_BUSY. The server's writes go
+//! through the group writer (group.rs), which commits many at once. Reads
+//! use a small pool of read-only connections. Storage functions are plain
+//! and synchronous; handlers call them through `web::block` or the group
+//! writer, never on an async worker.
 
 pub mod approvals;
 pub mod audit;
 pub mod catalog;
 pub mod channels;
+pub mod group;
 pub mod keys;
 pub mod migrate;
 pub mod secrets;
@@ -197,21 +200,26 @@ impl Db {
             ctx.tx.commit()?;
             (out, changed)
         };
-        // The write is committed: a failed sync must not turn it into an
-        // error (a mint's token would be lost, a revoke retried into a 404).
-        // It is retried here, and the watcher reads the change again anyway
-        // (data_version has moved for its connection).
         if changed_creds {
-            let mut tries = 0;
-            while let Err(e) = self.creds.sync(&conn) {
-                tries += 1;
-                if tries == 3 {
-                    tracing::error!(error = %e, "credential map sync after a commit failed; left to the watcher");
-                    break;
-                }
-            }
+            self.sync_after_commit(&conn);
         }
         Ok(out)
+    }
+
+    /// After a commit that changed credentials, before it is answered. The
+    /// write is committed: a failed sync must not turn it into an error (a
+    /// mint's token would be lost, a revoke retried into a 404). It is
+    /// retried here, and the watcher reads the change again anyway
+    /// (data_version has moved for its connection).
+    fn sync_after_commit(&self, conn: &Connection) {
+        let mut tries = 0;
+        while let Err(e) = self.creds.sync(conn) {
+            tries += 1;
+            if tries == 3 {
+                tracing::error!(error = %e, "credential map sync after a commit failed; left to the watcher");
+                break;
+            }
+        }
     }
 
     /// Loads every live credential into memory. Called once by `serve`.

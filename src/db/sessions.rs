@@ -188,8 +188,8 @@ pub fn changed_since(conn: &Connection, seen: i64) -> StoreResult<Vec<CredChange
         }
         let id: String = r.get(0)?;
         let prefix = id_prefix(&id).to_string();
-        let mut cred = Credential::new(id, prefix, CredKind::Session, Some(r.get(1)?), Some(r.get(3)?));
-        cred.idle_ms = Some(r.get(2)?);
+        let cred =
+            Credential::new(id, prefix, CredKind::Session, Some(r.get(1)?), Some(r.get(3)?)).with_idle(r.get(2)?);
         Ok(CredChange::Live(hash, cred))
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)

@@ -150,7 +150,7 @@ pub fn changed_since(conn: &Connection, seen: i64) -> StoreResult<Vec<CredChange
             return Ok(CredChange::Gone(hash));
         }
         let kind = CredKind::Workspace {
-            workspace_id: r.get(1)?,
+            workspace_id: crate::creds::Id::new(r.get_ref(1)?.as_str()?),
         };
         Ok(CredChange::Live(
             hash,

@@ -68,7 +68,7 @@ async fn list_channels(state: web::Data<AppState>, who: Principal, path: web::Pa
     let out = state
         .read(move |conn| {
             who.workspace(conn, &id, Need::ReadOrAgent)?;
-            let full = who.workspace_id() == Some(id.as_str());
+            let full = who.workspace_id().as_deref() == Some(id.as_str());
             let mut out = Vec::new();
             for row in channels::list(conn, &id)? {
                 // One channel whose credentials fail to open must not hide

@@ -11,7 +11,7 @@ use crate::db::keys::{self, KeyRow, NewKey};
 use crate::db::sessions;
 use crate::db::{StoreResult, WriteCtx};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{check_name, is_uuid, opt_rfc3339, parse_rfc3339, rfc3339, Role, ROLE_NAMES};
+use crate::model::{check_name, is_uuid, opt_rfc3339, parse_rfc3339, rfc3339, Role, Time, ROLE_NAMES};
 use crate::routes::OptionalJson;
 use crate::state::AppState;
 
@@ -121,11 +121,11 @@ fn check_mint_request(req: &MintKeyRequest, now: i64) -> ApiResult<NewKey> {
 /// rotation that just shortened it counts.
 pub fn cap_expiry(ctx: &WriteCtx, who: &Principal, asked: Option<i64>) -> StoreResult<Option<i64>> {
     let limit = match who.cred.kind {
-        CredKind::Org { .. } => keys::find_live(ctx, &who.cred.id, ctx.now)?.and_then(|k| k.expires_at),
-        CredKind::Workspace { .. } => who.cred.expires_at,
+        CredKind::Org { .. } => keys::find_live(ctx, &who.cred.id(), ctx.now)?.and_then(|k| k.expires_at),
+        CredKind::Workspace { .. } => who.cred.expires_at(),
         // A session opened with a key mints within that key's life; one
         // opened with a login link (from the box) mints as the CLI does.
-        CredKind::Session => sessions::opener_expiry(ctx, &who.cred.id)?,
+        CredKind::Session => sessions::opener_expiry(ctx, &who.cred.id())?,
     };
     match (limit, asked) {
         (None, asked) => Ok(asked),
@@ -152,7 +152,7 @@ fn narrow_to_minter(who: &Principal, ctx: &WriteCtx, new: &mut NewKey) -> StoreR
 /// Whether the caller may see and manage `key`: unbound admins see every
 /// key; bound admins see the keys bound within their own bindings.
 fn manages(who: &Principal, conn: &rusqlite::Connection, key: &KeyRow) -> StoreResult<bool> {
-    Ok(who.cred.id == key.id || who.covers(conn, &key.workspaces)?)
+    Ok(who.cred.id() == key.id || who.covers(conn, &key.workspaces)?)
 }
 
 async fn list_keys(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpResponse> {
@@ -224,7 +224,7 @@ fn key_id(raw: &str) -> ApiResult<String> {
 async fn revoke_key(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = key_id(&path)?;
     // Any key may revoke itself; revoking another takes an admin key.
-    if who.cred.id != id {
+    if !who.cred.is(&id) {
         who.org_role(Role::Admin)?;
     }
     let revoked = id.clone();
@@ -298,39 +298,35 @@ async fn rotate_key(
     body["old_key_expires_at"] = json!(rfc3339(old_until));
     Ok(HttpResponse::Created().json(body))
 }
-/// `GET /org/whoami`, serialised straight from borrowed fields: it is the
+/// `GET /org/whoami`, serialised without building a JSON tree: it is the
 /// route agents poll, and the auth-overhead benchmark's.
 #[derive(serde::Serialize)]
 struct WhoAmI<'a> {
     kind: &'static str,
-    id: &'a str,
-    prefix: &'a str,
+    id: String,
+    prefix: String,
     role: &'static str,
     workspaces: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     workspace_id: Option<&'a str>,
-    expires_at: Option<String>,
+    expires_at: Option<Time>,
 }
 
 async fn whoami(who: Principal) -> HttpResponse {
     let c = &who.cred;
-    let (kind, role, workspaces, workspace_id) = match &c.kind {
-        CredKind::Org { role, workspaces } => ("org", role.as_str(), workspaces.as_slice(), None),
-        CredKind::Workspace { workspace_id } => (
-            "workspace",
-            "agent",
-            std::slice::from_ref(workspace_id),
-            Some(workspace_id.as_str()),
-        ),
-        CredKind::Session => ("session", Role::Admin.as_str(), &[][..], None),
+    let own = who.workspace_id().map(|w| [w]);
+    let (kind, role, workspaces): (_, _, &[String]) = match &c.kind {
+        CredKind::Org { role, workspaces } => ("org", role.as_str(), workspaces),
+        CredKind::Workspace { .. } => ("workspace", "agent", own.as_ref().map_or(&[], |o| &o[..])),
+        CredKind::Session => ("session", Role::Admin.as_str(), &[]),
     };
     HttpResponse::Ok().json(WhoAmI {
         kind,
-        id: &c.id,
-        prefix: &c.prefix,
+        id: c.id(),
+        prefix: c.prefix(),
         role,
         workspaces,
-        workspace_id,
-        expires_at: opt_rfc3339(c.expires_at),
+        workspace_id: own.as_ref().map(|o| o[0].as_str()),
+        expires_at: c.expires_at().map(Time),
     })
 }

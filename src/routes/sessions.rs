@@ -180,13 +180,13 @@ async fn sign_in_with_key(req: HttpRequest, state: web::Data<AppState>, who: Pri
         return Err(ApiError::forbidden("sign in with an org API key"));
     }
     who.org_wide(Role::Admin)?;
-    let via = format!("org-token:{}", who.cred.prefix);
-    let mut new = new_session(&req, &state, via, Some(who.cred.id.clone()));
+    let via = format!("org-token:{}", who.cred.prefix());
+    let mut new = new_session(&req, &state, via, Some(who.cred.id()));
     let (row, token) = state
         .write(who, move |ctx, who| {
             // A session opened with a key ends when the key would. Read
             // inside the transaction: a rotation may have just shortened it.
-            if let Some(until) = keys::find_live(ctx, &who.cred.id, ctx.now)?.and_then(|k| k.expires_at) {
+            if let Some(until) = keys::find_live(ctx, &who.cred.id(), ctx.now)?.and_then(|k| k.expires_at) {
                 new.lifetime_ms = new.lifetime_ms.min(until - ctx.now);
             }
             open(ctx, &who.actor(), new)
@@ -208,14 +208,14 @@ async fn list(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpRespo
         .filter_map(|s| {
             let used = state.db.creds.last_used(&s.token_hash);
             let idle_from = used.max(s.last_seen_at).unwrap_or(s.created_at);
-            (idle_from.saturating_add(s.idle_ms) > now).then(|| session_json(s, used, s.id == who.cred.id))
+            (idle_from.saturating_add(s.idle_ms) > now).then(|| session_json(s, used, s.id == who.cred.id()))
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "count": open.len(), "sessions": open })))
 }
 
 async fn end(state: &AppState, who: Principal, id: String, action: &'static str) -> ApiResult<HttpResponse> {
-    let current = who.cred.id == id;
+    let current = who.cred.is(&id);
     let ended = id.clone();
     state
         .write(who, move |ctx, who| {
@@ -250,6 +250,6 @@ async fn log_out(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpRe
             "only a browser session can log out; revoke a key with DELETE /org/tokens/{id}",
         ));
     }
-    let id = who.cred.id.clone();
+    let id = who.cred.id();
     end(&state, who, id, "session.logout").await
 }

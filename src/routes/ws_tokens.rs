@@ -95,7 +95,7 @@ async fn revoke_token(
         .write(who, move |ctx, who| {
             // A workspace token may revoke itself (a leaked agent token can
             // end itself), never its siblings.
-            let own = who.workspace_id() == Some(id.as_str()) && who.cred.id == token_id;
+            let own = who.workspace_id().as_deref() == Some(id.as_str()) && who.cred.is(&token_id);
             if !own {
                 who.check_workspace(ctx, &id, Need::Write)?;
             }

@@ -1,0 +1,191 @@
+//! Group commit: the server's writes are queued to one writer thread, which
+//! runs every write waiting at that moment in one transaction, each inside
+//! its own savepoint, and commits them with a single fsync.
+//!
+//! Each write is still all-or-nothing: one that fails is rolled back to its
+//! savepoint and gets its error, and the others go on. No write is answered
+//! before the commit that holds it is durable (`synchronous=FULL`); if that
+//! commit fails, every write in it gets the error, and none was
+//! acknowledged. Under load, one fsync then serves many writes instead of
+//! one; alone, a write costs what it did before.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rusqlite::TransactionBehavior;
+use tokio::sync::oneshot;
+
+use super::{lock, Db, StoreError, StoreResult, WriteCtx};
+use crate::clock::Clock;
+use crate::error::ApiError;
+
+/// Writes run in one transaction at most; a bulk import queued behind many
+/// small writes still waits for only this many.
+const MAX_BATCH: usize = 128;
+
+/// Hands a write's outcome back once the batch's commit has (or has not)
+/// made it durable.
+type Deliver = Box<dyn FnOnce(Option<&str>) + Send>;
+
+struct Job {
+    /// Runs the write (or, given an error, does not); says whether it
+    /// succeeded, and how to answer.
+    run: Box<dyn FnOnce(Result<&mut WriteCtx, StoreError>) -> (bool, Deliver) + Send>,
+    /// A dry run: rolled back to its savepoint even when it succeeds.
+    rehearse: bool,
+}
+
+pub struct GroupWriter {
+    queue: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl GroupWriter {
+    pub fn start(db: Arc<Db>, clock: Clock) -> std::io::Result<GroupWriter> {
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new().name("writer".into()).spawn(move || {
+            while let Ok(first) = jobs.recv() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match jobs.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                run_batch(&db, &clock, batch);
+            }
+        })?;
+        Ok(GroupWriter {
+            queue: Some(queue),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a write and waits (without holding an async worker) for its
+    /// durable outcome.
+    pub async fn write<T, F>(&self, rehearse: bool, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteCtx) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<StoreResult<T>>();
+        let run = move |ctx: Result<&mut WriteCtx, StoreError>| -> (bool, Deliver) {
+            let out = ctx.and_then(f);
+            let ok = out.is_ok();
+            let deliver: Deliver = Box::new(move |commit_failed: Option<&str>| {
+                let out = match (out, commit_failed) {
+                    (Ok(_), Some(why)) if !rehearse => Err(StoreError::Other(format!("commit failed: {why}"))),
+                    (out, _) => out,
+                };
+                // The caller may have gone (client disconnected): its write
+                // stands or falls with the batch all the same.
+                let _ = tx.send(out);
+            });
+            (ok, deliver)
+        };
+        let job = Job {
+            run: Box::new(run),
+            rehearse,
+        };
+        let queue = self
+            .queue
+            .as_ref()
+            .ok_or(StoreError::Other("the writer has stopped".into()))?;
+        queue
+            .send(job)
+            .map_err(|_| StoreError::Other("the writer thread has stopped".into()))?;
+        // A dropped sender means the write panicked and was rolled back.
+        rx.await
+            .unwrap_or_else(|_| Err(ApiError::internal("a write failed unexpectedly").into()))
+    }
+}
+
+impl Drop for GroupWriter {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread once the queued writes are done.
+        self.queue.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run_batch(db: &Db, clock: &Clock, batch: Vec<Job>) {
+    let mut conn = lock(&db.writer);
+    let now = clock.now_ms();
+    let (delivers, failed, changed) = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Err(e) => {
+            // Busy (the CLI holding the lock too long) or worse: every write
+            // is answered with it, and none ran.
+            let e = StoreError::from(e);
+            let why = e.to_string();
+            let delivers = batch.into_iter().map(|job| (job.run)(Err(clone_err(&e))).1).collect();
+            (delivers, Some(why), false)
+        }
+        Ok(tx) => run_in(WriteCtx { tx, now, seq: None }, batch),
+    };
+    if failed.is_none() && changed {
+        db.sync_after_commit(&conn);
+    }
+    drop(conn);
+    if let Some(why) = &failed {
+        tracing::error!(error = %why, "a group commit failed; none of its writes was acknowledged");
+    }
+    for deliver in delivers {
+        deliver(failed.as_deref());
+    }
+}
+
+/// Runs each job in its own savepoint, then commits. Returns how to answer
+/// each, why the commit failed (if it did), and whether credentials changed.
+fn run_in(mut ctx: WriteCtx, batch: Vec<Job>) -> (Vec<Deliver>, Option<String>, bool) {
+    let mut delivers: Vec<Deliver> = Vec::with_capacity(batch.len());
+    let mut broken: Option<String> = None;
+    for job in batch {
+        if let Some(why) = &broken {
+            // The transaction is unusable: this write never ran.
+            let err = StoreError::Other(format!("transaction aborted: {why}"));
+            delivers.push((job.run)(Err(err)).1);
+            continue;
+        }
+        let seq_before = ctx.seq;
+        if let Err(e) = ctx.execute_batch("SAVEPOINT job") {
+            broken = Some(e.to_string());
+            delivers.push((job.run)(Err(e.into())).1);
+            continue;
+        }
+        let rehearse = job.rehearse;
+        let ran = catch_unwind(AssertUnwindSafe(|| (job.run)(Ok(&mut ctx))));
+        let keep = matches!(&ran, Ok((true, _))) && !rehearse;
+        let end = if keep {
+            ctx.execute_batch("RELEASE job")
+        } else {
+            // Undo this write only; its bump of cred_seq is undone with it.
+            ctx.seq = seq_before;
+            ctx.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        if let Err(e) = end {
+            broken = Some(e.to_string());
+        }
+        match ran {
+            Ok((_, deliver)) => delivers.push(deliver),
+            // Its answer channel went with the panic: the caller gets a 500.
+            Err(_) => tracing::error!("a write panicked; it was rolled back"),
+        }
+    }
+    let changed = ctx.seq.is_some();
+    let failed = match broken {
+        Some(why) => Some(why),
+        None => ctx.tx.commit().err().map(|e| e.to_string()),
+    };
+    (delivers, failed, changed)
+}
+
+fn clone_err(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Busy => StoreError::Busy,
+        other => StoreError::Other(other.to_string()),
+    }
+}
