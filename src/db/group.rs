@@ -29,10 +29,12 @@ const MAX_BATCH: usize = 128;
 /// made it durable.
 type Deliver = Box<dyn FnOnce(Option<&str>) + Send>;
 
+/// Runs a write (or, given an error, does not); says whether it succeeded,
+/// and how to answer.
+type Run = Box<dyn FnOnce(Result<&mut WriteCtx, StoreError>) -> (bool, Deliver) + Send>;
+
 struct Job {
-    /// Runs the write (or, given an error, does not); says whether it
-    /// succeeded, and how to answer.
-    run: Box<dyn FnOnce(Result<&mut WriteCtx, StoreError>) -> (bool, Deliver) + Send>,
+    run: Run,
     /// A dry run: rolled back to its savepoint even when it succeeds.
     rehearse: bool,
 }
