@@ -41,7 +41,9 @@ fn cookie(value: String, max_age_secs: i64, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
-/// A cookie that tells the browser to forget the session.
+/// A cookie that tells the browser to forget a session cookie: the Secure
+/// (`__Host-`) one or the plain one. Each sign-in clears the other name,
+/// so a stale cookie under it can never shadow the new one.
 fn cleared_cookie(secure: bool) -> Cookie<'static> {
     let mut c = cookie(String::new(), 0, secure);
     c.make_removal();
@@ -170,6 +172,7 @@ async fn sign_in_with_link(
     let secure = secure || is_https(&state);
     Ok(ui::secured(HttpResponse::Ok())
         .cookie(cookie(token, max_age, secure))
+        .cookie(cleared_cookie(!secure))
         .json(session_json(&row, None, false)))
 }
 
@@ -196,6 +199,7 @@ async fn sign_in_with_key(req: HttpRequest, state: web::Data<AppState>, who: Pri
     let body = session_json(&row, None, false);
     Ok(ui::secured(HttpResponse::Created())
         .cookie(cookie(token, max_age, is_https(&state)))
+        .cookie(cleared_cookie(!is_https(&state)))
         .json(body))
 }
 
@@ -228,7 +232,8 @@ async fn end(state: &AppState, who: Principal, id: String, action: &'static str)
         .await?;
     let mut res = HttpResponse::Ok();
     if current {
-        res.cookie(cleared_cookie(is_https(state)));
+        // Whichever name the browser holds it under.
+        res.cookie(cleared_cookie(true)).cookie(cleared_cookie(false));
     }
     Ok(res.json(json!({ "revoked": ended })))
 }

@@ -99,11 +99,19 @@ impl Drop for TestApp {
 
 pub fn read_response(mut res: ureq::http::Response<ureq::Body>) -> Resp {
     let status = res.status().as_u16();
-    let headers: std::collections::BTreeMap<String, String> = res
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
+    // A header sent several times (Set-Cookie) keeps every value, one per
+    // line, in the order sent.
+    let mut headers = std::collections::BTreeMap::<String, String>::new();
+    for (k, v) in res.headers() {
+        let Ok(v) = v.to_str() else { continue };
+        headers
+            .entry(k.as_str().to_string())
+            .and_modify(|all| {
+                all.push('\n');
+                all.push_str(v);
+            })
+            .or_insert_with(|| v.to_string());
+    }
     let www_authenticate = headers.get("www-authenticate").cloned();
     let text = res.body_mut().read_to_string().unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
