@@ -244,7 +244,7 @@ impl Principal {
         let name = match self.cred.kind {
             CredKind::Org { .. } => format!("org-token:{}", self.cred.prefix()),
             CredKind::Workspace { .. } => format!("workspace-token:{}", self.cred.prefix()),
-            CredKind::Session => format!("session:{}", self.cred.prefix()),
+            CredKind::Session { .. } => format!("session:{}", self.cred.prefix()),
         };
         Actor {
             name,
@@ -256,7 +256,7 @@ impl Principal {
     /// role is at least `min`. Workspace tokens never pass.
     pub fn org_role(&self, min: Role) -> Result<(Role, &[String]), ApiError> {
         match &self.cred.kind {
-            CredKind::Session => Ok((Role::Admin, &[])),
+            CredKind::Session { .. } => Ok((Role::Admin, &[])),
             CredKind::Org { role, workspaces } if *role >= min => Ok((*role, workspaces)),
             CredKind::Org { .. } => Err(ApiError::forbidden(format!(
                 "this route needs an org key with role {} or higher",
@@ -284,7 +284,7 @@ impl Principal {
     pub fn workspace_id(&self) -> Option<String> {
         match &self.cred.kind {
             CredKind::Workspace { workspace_id } => Some(workspace_id.to_string()),
-            CredKind::Org { .. } | CredKind::Session => None,
+            CredKind::Org { .. } | CredKind::Session { .. } => None,
         }
     }
 
@@ -325,7 +325,7 @@ impl Principal {
         match self.cred.kind {
             CredKind::Org { .. } => keys::is_live(conn, &self.cred.id(), now),
             CredKind::Workspace { .. } => tokens::is_live(conn, &self.cred.id(), now),
-            CredKind::Session => sessions::is_live(conn, &self.cred.id(), now),
+            CredKind::Session { .. } => sessions::is_live(conn, &self.cred.id(), now),
         }
     }
     /// Whether every one of `targets` lies within this key's bindings (an
@@ -333,7 +333,7 @@ impl Principal {
     pub fn covers(&self, conn: &Connection, targets: &[String]) -> StoreResult<bool> {
         let bindings = match &self.cred.kind {
             CredKind::Org { workspaces, .. } => workspaces,
-            CredKind::Session => return Ok(true),
+            CredKind::Session { .. } => return Ok(true),
             CredKind::Workspace { .. } => return Ok(false),
         };
         if bindings.is_empty() {

@@ -22,41 +22,31 @@ use crate::db::{keys, sessions, tokens, StoreResult};
 use crate::model::Role;
 use crate::token::TokenKind;
 
-/// A credential's id, in 16 bytes when it is a canonical UUID (every id
-/// this server makes): the map holds one per live key, token and session,
-/// and a tenant may have hundreds of thousands.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Id {
-    Uuid([u8; 16]),
-    Other(Box<str>),
-}
+/// A credential's id in 16 bytes: every id this server makes is a
+/// canonical UUID, and the map holds one per live key, token and session
+/// (a tenant may have hundreds of thousands).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Id([u8; 16]);
 
 impl Id {
-    pub fn new(s: &str) -> Id {
-        match uuid::Uuid::try_parse(s) {
-            Ok(u) if crate::model::is_uuid(s) => Id::Uuid(*u.as_bytes()),
-            _ => Id::Other(s.into()),
+    /// `None` for anything but a canonical (lowercase, hyphenated) UUID.
+    pub fn new(s: &str) -> Option<Id> {
+        if !crate::model::is_uuid(s) {
+            return None;
         }
+        uuid::Uuid::try_parse(s).ok().map(|u| Id(*u.as_bytes()))
     }
 
     /// Whether this is the id `s`, without allocating.
     pub fn is(&self, s: &str) -> bool {
-        match self {
-            Id::Uuid(b) => {
-                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-                uuid::Uuid::from_bytes(*b).hyphenated().encode_lower(&mut buf) == s
-            }
-            Id::Other(o) => &**o == s,
-        }
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        uuid::Uuid::from_bytes(self.0).hyphenated().encode_lower(&mut buf) == s
     }
 }
 
 impl std::fmt::Display for Id {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Id::Uuid(b) => write!(f, "{}", uuid::Uuid::from_bytes(*b).hyphenated()),
-            Id::Other(o) => f.write_str(o),
-        }
+        write!(f, "{}", uuid::Uuid::from_bytes(self.0).hyphenated())
     }
 }
 
@@ -66,6 +56,17 @@ impl std::fmt::Debug for Id {
     }
 }
 
+/// The map's key: the first 16 bytes of a token's blake3 hash. Finding a
+/// token that matches a live one on 128 bits is a 2^128 search; the full
+/// hash stays in the database.
+pub type Key = [u8; 16];
+
+pub fn key(hash: &[u8; 32]) -> Key {
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&hash[..16]);
+    k
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredKind {
     /// Bindings: empty = every workspace (bound keys are rare).
@@ -73,11 +74,10 @@ pub enum CredKind {
         role: Role,
         workspaces: Box<[String]>,
     },
-    Workspace {
-        workspace_id: Id,
-    },
-    /// A browser session: the surface of an unbound admin key.
-    Session,
+        Workspace { workspace_id: Id },
+    /// A browser session: the surface of an unbound admin key. It ends
+    /// after `idle_ms` without a request.
+    Session { idle_ms: i64 },
 }
 
 /// Kept small on purpose (see `Id`): no field allocates but a bound key's
@@ -91,34 +91,33 @@ pub struct Credential {
     pub kind: CredKind,
     /// `i64::MAX`: never.
     expires_at: i64,
-    /// Sessions end after this long without a request (ms); 0: never.
-    idle_ms: i64,
     /// Last successful use, in memory; written to the database in batches.
     last_used: AtomicI64,
     flushed: AtomicI64,
 }
 
 impl Credential {
-    pub fn new(id: String, prefix: String, kind: CredKind, expires_at: Option<i64>, last_used: Option<i64>) -> Self {
+    /// `None` when `id` is not a canonical UUID: such a row was not made
+    /// by this server, and cannot authenticate.
+    pub fn new(
+        id: &str,
+        prefix: &str,
+        kind: CredKind,
+        expires_at: Option<i64>,
+        last_used: Option<i64>,
+    ) -> Option<Self> {
         let used = last_used.unwrap_or(0);
         let mut shown = [b'?'; 8];
         let tail = &prefix.as_bytes()[prefix.len().saturating_sub(8)..];
         shown[..tail.len()].copy_from_slice(tail);
-        Credential {
-            id: Id::new(&id),
+        Some(Credential {
+            id: Id::new(id)?,
             shown,
             kind,
             expires_at: expires_at.unwrap_or(i64::MAX),
-            idle_ms: 0,
             last_used: AtomicI64::new(used),
             flushed: AtomicI64::new(used),
-        }
-    }
-
-    /// A session: it ends after `idle_ms` without a request.
-    pub fn with_idle(mut self, idle_ms: i64) -> Self {
-        self.idle_ms = idle_ms.max(1);
-        self
+        })
     }
 
     pub fn id(&self) -> String {
@@ -137,7 +136,7 @@ impl Credential {
         match self.kind {
             CredKind::Org { .. } => format!("{}{shown}", TokenKind::Org.tag()),
             CredKind::Workspace { .. } => format!("{}{shown}", TokenKind::Workspace.tag()),
-            CredKind::Session => shown.into_owned(),
+            CredKind::Session { .. } => shown.into_owned(),
         }
     }
 
@@ -146,22 +145,22 @@ impl Credential {
     }
 
     pub fn is_session(&self) -> bool {
-        self.idle_ms > 0
+        matches!(self.kind, CredKind::Session { .. })
     }
 
     pub fn token_kind(&self) -> TokenKind {
         match self.kind {
             CredKind::Org { .. } => TokenKind::Org,
             CredKind::Workspace { .. } => TokenKind::Workspace,
-            CredKind::Session => TokenKind::Session,
+            CredKind::Session { .. } => TokenKind::Session,
         }
     }
 
     /// Past its expiry, or (sessions) idle for too long. A session's last
     /// use starts at its creation, so it is never idle from birth.
     pub fn is_expired(&self, now: i64) -> bool {
-        self.expires_at <= now
-            || (self.idle_ms > 0 && self.last_used.load(Ordering::Relaxed).saturating_add(self.idle_ms) <= now)
+        let idle = |ms: i64| self.last_used.load(Ordering::Relaxed).saturating_add(ms) <= now;
+        self.expires_at <= now || matches!(self.kind, CredKind::Session { idle_ms } if idle(idle_ms))
     }
 
     pub fn last_used(&self) -> Option<i64> {
@@ -175,6 +174,20 @@ pub enum CredChange {
     Gone([u8; 32]),
 }
 
+impl CredChange {
+    /// A live row, or — when its ids are not this server's canonical UUIDs
+    /// (a row written by hand) — one that cannot authenticate.
+    pub fn live(hash: [u8; 32], cred: Option<Credential>) -> CredChange {
+        match cred {
+            Some(c) => CredChange::Live(hash, c),
+            None => {
+                tracing::error!("a credential row has a malformed id; it cannot be used");
+                CredChange::Gone(hash)
+            }
+        }
+    }
+}
+
 /// A pending `last_used_at` write.
 pub struct Usage {
     pub kind: TokenKind,
@@ -183,7 +196,7 @@ pub struct Usage {
 }
 
 pub struct CredCache {
-    map: RwLock<HashMap<[u8; 32], Arc<Credential>>>,
+    map: RwLock<HashMap<Key, Arc<Credential>>>,
     /// The highest `cred_seq` applied; -1 before the first load.
     seen: AtomicI64,
     /// Serialises applying snapshots (not reading them).
@@ -214,7 +227,7 @@ impl CredCache {
             .map
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(hash)
+            .get(&key(hash))
             .cloned()
             .ok_or(Failure::UnknownOrRevoked)?;
         if cred.is_expired(now) {
@@ -240,7 +253,7 @@ impl CredCache {
         self.map
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(hash)
+            .get(&key(hash))
             .and_then(|c| c.last_used())
     }
 
@@ -257,7 +270,7 @@ impl CredCache {
             .fold((0, 0, 0), |(o, w, s), c| match c.kind {
                 CredKind::Org { .. } => (o + 1, w, s),
                 CredKind::Workspace { .. } => (o, w + 1, s),
-                CredKind::Session => (o, w, s + 1),
+                CredKind::Session { .. } => (o, w, s + 1),
             })
     }
 
@@ -286,6 +299,7 @@ impl CredCache {
         for change in changes {
             match change {
                 CredChange::Live(hash, cred) => {
+                    let hash = key(&hash);
                     if let Some(old) = map.get(&hash) {
                         cred.last_used
                             .fetch_max(old.last_used.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -295,7 +309,7 @@ impl CredCache {
                     map.insert(hash, Arc::new(cred));
                 }
                 CredChange::Gone(hash) => {
-                    map.remove(&hash);
+                    map.remove(&key(&hash));
                 }
             }
         }

@@ -233,10 +233,8 @@ pub fn changed_since(conn: &Connection, seen: i64) -> StoreResult<Vec<CredChange
             role,
             workspaces: split_ids(r.get(7)?).into(),
         };
-        Ok(CredChange::Live(
-            hash,
-            Credential::new(r.get(0)?, r.get(1)?, kind, r.get(3)?, r.get(4)?),
-        ))
+        let (id, prefix) = (r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_str()?);
+        Ok(CredChange::live(hash, Credential::new(id, prefix, kind, r.get(3)?, r.get(4)?)))
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

@@ -186,11 +186,12 @@ pub fn changed_since(conn: &Connection, seen: i64) -> StoreResult<Vec<CredChange
         if r.get::<_, Option<i64>>(5)?.is_some() {
             return Ok(CredChange::Gone(hash));
         }
-        let id: String = r.get(0)?;
-        let prefix = id_prefix(&id).to_string();
-        let cred =
-            Credential::new(id, prefix, CredKind::Session, Some(r.get(1)?), Some(r.get(3)?)).with_idle(r.get(2)?);
-        Ok(CredChange::Live(hash, cred))
+        let id = r.get_ref(0)?.as_str()?;
+        let kind = CredKind::Session {
+            idle_ms: r.get::<_, i64>(2)?.max(1),
+        };
+        let cred = Credential::new(id, id_prefix(id), kind, Some(r.get(1)?), Some(r.get(3)?));
+        Ok(CredChange::live(hash, cred))
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

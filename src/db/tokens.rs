@@ -149,13 +149,12 @@ pub fn changed_since(conn: &Connection, seen: i64) -> StoreResult<Vec<CredChange
         if r.get::<_, Option<i64>>(6)?.is_some() {
             return Ok(CredChange::Gone(hash));
         }
-        let kind = CredKind::Workspace {
-            workspace_id: crate::creds::Id::new(r.get_ref(1)?.as_str()?),
+        let Some(workspace_id) = crate::creds::Id::new(r.get_ref(1)?.as_str()?) else {
+            return Ok(CredChange::live(hash, None));
         };
-        Ok(CredChange::Live(
-            hash,
-            Credential::new(r.get(0)?, r.get(2)?, kind, r.get(3)?, r.get(4)?),
-        ))
+        let kind = CredKind::Workspace { workspace_id };
+        let (id, prefix) = (r.get_ref(0)?.as_str()?, r.get_ref(2)?.as_str()?);
+        Ok(CredChange::live(hash, Credential::new(id, prefix, kind, r.get(3)?, r.get(4)?)))
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

@@ -125,7 +125,7 @@ pub fn cap_expiry(ctx: &WriteCtx, who: &Principal, asked: Option<i64>) -> StoreR
         CredKind::Workspace { .. } => who.cred.expires_at(),
         // A session opened with a key mints within that key's life; one
         // opened with a login link (from the box) mints as the CLI does.
-        CredKind::Session => sessions::opener_expiry(ctx, &who.cred.id())?,
+        CredKind::Session { .. } => sessions::opener_expiry(ctx, &who.cred.id())?,
     };
     match (limit, asked) {
         (None, asked) => Ok(asked),
@@ -318,7 +318,7 @@ async fn whoami(who: Principal) -> HttpResponse {
     let (kind, role, workspaces): (_, _, &[String]) = match &c.kind {
         CredKind::Org { role, workspaces } => ("org", role.as_str(), workspaces),
         CredKind::Workspace { .. } => ("workspace", "agent", own.as_ref().map_or(&[], |o| &o[..])),
-        CredKind::Session => ("session", Role::Admin.as_str(), &[]),
+        CredKind::Session { .. } => ("session", Role::Admin.as_str(), &[]),
     };
     HttpResponse::Ok().json(WhoAmI {
         kind,

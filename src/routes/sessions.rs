@@ -248,7 +248,7 @@ async fn revoke(state: web::Data<AppState>, who: Principal, path: web::Path<Stri
 }
 
 async fn log_out(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpResponse> {
-    if !matches!(who.cred.kind, CredKind::Session) {
+    if !matches!(who.cred.kind, CredKind::Session { .. }) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "not_a_session",
