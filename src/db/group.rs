@@ -153,7 +153,7 @@ fn run_in(mut ctx: WriteCtx, batch: Vec<Job>) -> (Vec<Deliver>, Option<String>, 
             continue;
         }
         let seq_before = ctx.seq;
-        if let Err(e) = ctx.execute_batch("SAVEPOINT job") {
+        if let Err(e) = ctx.execute("SAVEPOINT job", []) {
             broken = Some(e.to_string());
             delivers.push((job.run)(Err(e.into())).1);
             continue;
@@ -162,11 +162,13 @@ fn run_in(mut ctx: WriteCtx, batch: Vec<Job>) -> (Vec<Deliver>, Option<String>, 
         let ran = catch_unwind(AssertUnwindSafe(|| (job.run)(Ok(&mut ctx))));
         let keep = matches!(&ran, Ok((true, _))) && !rehearse;
         let end = if keep {
-            ctx.execute_batch("RELEASE job")
+            ctx.execute("RELEASE job", []).map(drop)
         } else {
             // Undo this write only; its bump of cred_seq is undone with it.
             ctx.seq = seq_before;
-            ctx.execute_batch("ROLLBACK TO job; RELEASE job")
+            ctx.execute("ROLLBACK TO job", [])
+                .and_then(|_| ctx.execute("RELEASE job", []))
+                .map(drop)
         };
         if let Err(e) = end {
             broken = Some(e.to_string());

@@ -91,6 +91,22 @@ pub struct WriteCtx<'a> {
 }
 
 impl WriteCtx<'_> {
+    /// Like `Connection::execute`, through the statement cache: the same
+    /// few statements run for every write, and parsing them each time was
+    /// a tenth of a write's cost.
+    pub fn execute<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.tx.prepare_cached(sql)?.execute(params)
+    }
+
+    /// Like `Connection::query_row`, through the statement cache.
+    pub fn query_row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.tx.prepare_cached(sql)?.query_row(params, f)
+    }
+
     /// The credential sequence number of this transaction. Every row that
     /// adds, revokes or changes a credential is stamped with it, so any
     /// process can find what changed since it last looked.
@@ -98,11 +114,7 @@ impl WriteCtx<'_> {
         if let Some(s) = self.seq {
             return Ok(s);
         }
-        let s = self
-            .tx
-            .query_row("UPDATE meta SET v = v + 1 WHERE k = 'cred_seq' RETURNING v", [], |r| {
-                r.get(0)
-            })?;
+        let s = self.query_row("UPDATE meta SET v = v + 1 WHERE k = 'cred_seq' RETURNING v", [], |r| r.get(0))?;
         self.seq = Some(s);
         Ok(s)
     }
@@ -142,7 +154,7 @@ impl Db {
         }
         writer.busy_timeout(BUSY_TIMEOUT)?;
         writer.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-        writer.set_prepared_statement_cache_capacity(64);
+        writer.set_prepared_statement_cache_capacity(128);
         migrate::migrate(&mut writer)?;
         Ok(Db {
             path,
