@@ -13,6 +13,7 @@ pub mod data_dir;
 pub mod db;
 pub mod error;
 pub mod handshake;
+pub mod list_cache;
 pub mod metrics;
 pub mod model;
 pub mod org_plan;

@@ -140,6 +140,7 @@ impl Application {
             requests: Default::default(),
             following: std::sync::atomic::AtomicBool::new(true),
             writer,
+            lists: Default::default(),
             settings: settings.clone(),
         });
         let app_state = state.clone();

@@ -88,6 +88,7 @@ pub struct AppState {
     pub following: std::sync::atomic::AtomicBool,
     /// Group commit for the server's writes (db/group.rs).
     pub writer: crate::db::group::GroupWriter,
+    pub lists: crate::list_cache::ListCache,
 }
 
 fn blocking_failed(e: actix_web::error::BlockingError) -> ApiError {

@@ -128,8 +128,11 @@ fn run_batch(db: &Db, clock: &Clock, batch: Vec<Job>) {
         }
         Ok(tx) => run_in(WriteCtx { tx, now, seq: None }, batch),
     };
-    if failed.is_none() && changed {
-        db.sync_after_commit(&conn);
+    if failed.is_none() {
+        db.bump_generation();
+        if changed {
+            db.sync_after_commit(&conn);
+        }
     }
     drop(conn);
     if let Some(why) = &failed {

@@ -131,6 +131,10 @@ pub struct Db {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Bumped after every commit this process makes, and by the watcher
+    /// when another process has committed: a cached read taken at an older
+    /// generation is stale (list_cache.rs).
+    generation: std::sync::atomic::AtomicU64,
     pub creds: CredCache,
 }
 
@@ -160,6 +164,7 @@ impl Db {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
             creds: CredCache::default(),
         })
     }
@@ -212,10 +217,19 @@ impl Db {
             ctx.tx.commit()?;
             (out, changed)
         };
+        self.bump_generation();
         if changed_creds {
             self.sync_after_commit(&conn);
         }
         Ok(out)
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump_generation(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// After a commit that changed credentials, before it is answered. The
@@ -266,6 +280,7 @@ impl Db {
     pub fn watch(&self, w: &mut Watcher) -> StoreResult<i64> {
         let dv = data_version(&w.conn)?;
         if dv != w.data_version {
+            self.bump_generation();
             self.creds.sync(&w.conn)?;
             w.data_version = dv;
         }

@@ -10,6 +10,7 @@ use crate::auth::{Need, Principal};
 use crate::db::audit;
 use crate::db::workspaces::{self as ws, NewWorkspace, WorkspacePatch, WorkspaceRef, WorkspaceRow};
 use crate::db::{channels, secrets, tokens, StoreError, StoreResult, WriteCtx};
+use crate::list_cache::{ListKey, Page};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
     check_name, is_uuid, Role, Time, DEFAULT_RUNTIME, DEFAULT_TIER, MAX_MODEL, MAX_RUNTIME, MAX_WORKSPACE_NAME,
@@ -53,6 +54,24 @@ pub fn status_of(w: &WorkspaceRef, now: i64, s: &Settings) -> (&'static str, boo
     };
     let idle = status == "online" && w.active_tasks == 0 && w.idle_since.is_some_and(|t| now - t >= idle_after);
     (status, idle)
+}
+
+/// The first moment after `now` at which the workspace would read
+/// differently by the clock alone: going offline, or idle.
+fn changes_at(w: &WorkspaceRef, now: i64, s: &Settings) -> Option<i64> {
+    let offline_after = i64::try_from(s.offline_after.as_millis()).unwrap_or(i64::MAX);
+    let idle_after = i64::try_from(s.idle_after.as_millis()).unwrap_or(i64::MAX);
+    let (status, idle) = status_of(w, now, s);
+    if status != "online" {
+        return None;
+    }
+    let hb = w.last_heartbeat_at?;
+    let offline = hb.saturating_add(offline_after).saturating_add(1);
+    let idles = match w.idle_since {
+        Some(t) if !idle && w.active_tasks == 0 => t.saturating_add(idle_after),
+        _ => i64::MAX,
+    };
+    Some(offline.min(idles))
 }
 
 /// The workspace object, serialised straight from the row: a list of
@@ -173,28 +192,20 @@ async fn list_workspaces(
             .ok_or_else(|| ApiError::invalid("cursor: not a cursor this server gave out"))?,
     };
     let limit = q.limit.unwrap_or(i64::MAX);
-    // The JSON is written on the blocking pool, straight from SQLite's
-    // buffers into one pre-sized body.
-    let st = state.clone();
-    let (body, count, last) = state
-        .read(move |conn| {
-            let now = st.now();
-            let mut out = Vec::with_capacity(usize::try_from(limit.min(1000)).unwrap_or(1000) * 360 + 2);
-            out.push(b'[');
-            let (mut count, mut last) = (0i64, None);
-            ws::each_in_page(conn, roots.as_deref(), after, limit, |cursor, w| {
-                if count > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut out, &WorkspaceView::of(&w, now, &st.settings))
-                    .map_err(|e| StoreError::Other(e.to_string()))?;
-                (count, last) = (count + 1, Some(cursor));
-                Ok(())
-            })?;
-            out.push(b']');
-            Ok((out, count, last))
-        })
-        .await?;
+    let key = ListKey { roots, after, limit };
+    let generation = state.db.generation();
+    let page = match state.lists.get(&key, generation, state.now()) {
+        Some(page) => page,
+        None => {
+            let (page, valid_until) = read_list(&state, key.clone()).await?;
+            // Kept only if nothing was committed meanwhile.
+            if state.db.generation() == generation {
+                state.lists.put(key, generation, valid_until, page.clone());
+            }
+            page
+        }
+    };
+    let Page { body, count, last } = page;
     let mut res = HttpResponse::Ok();
     if let (Some(limit), Some(cursor)) = (q.limit, last) {
         if count == limit {
@@ -207,6 +218,42 @@ async fn list_workspaces(
     }
     Ok(res.content_type("application/json").body(body))
 }
+/// Reads a page of the list as JSON, written on the blocking pool straight
+/// from SQLite's buffers into one pre-sized body; and until when it holds
+/// by the clock (its first workspace to go offline or idle).
+async fn read_list(state: &web::Data<AppState>, key: ListKey) -> ApiResult<(Page, i64)> {
+    let st = state.clone();
+    state
+        .read(move |conn| {
+            let now = st.now();
+            let mut out = Vec::with_capacity(usize::try_from(key.limit.min(1000)).unwrap_or(1000) * 360 + 2);
+            out.push(b'[');
+            let (mut count, mut last) = (0i64, None);
+            // Never kept long, whatever the rows say.
+            let mut valid_until = now.saturating_add(60_000);
+            ws::each_in_page(conn, key.roots.as_deref(), key.after, key.limit, |cursor, w| {
+                if count > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut out, &WorkspaceView::of(&w, now, &st.settings))
+                    .map_err(|e| StoreError::Other(e.to_string()))?;
+                if let Some(at) = changes_at(&w, now, &st.settings) {
+                    valid_until = valid_until.min(at);
+                }
+                (count, last) = (count + 1, Some(cursor));
+                Ok(())
+            })?;
+            out.push(b']');
+            let page = Page {
+                body: out.into(),
+                count,
+                last,
+            };
+            Ok((page, valid_until))
+        })
+        .await
+}
+
 async fn create_workspace(
     state: web::Data<AppState>,
     who: Principal,

@@ -429,3 +429,31 @@ fn the_list_pages_with_limit_and_cursor() {
         assert_eq!(app.get(&format!("/workspaces{bad}"), &app.admin).status, 400, "{bad}");
     }
 }
+
+/// The list is served from a cache while nothing changes; any write, and
+/// the clock reaching a workspace's next status change, make it read anew.
+#[test]
+fn the_listed_status_follows_writes_and_the_clock_at_once() {
+    let app = crate::helpers::spawn_with(|s| {
+        s.offline_after = std::time::Duration::from_secs(90);
+        s.idle_after = std::time::Duration::from_secs(600);
+    });
+    let (id, tok) = app.workspace("agent", None);
+    let status = || {
+        let list = app.get("/workspaces?limit=10", &app.admin).body;
+        let w = list.as_array().unwrap().iter().find(|w| w["id"] == id.as_str()).cloned().unwrap();
+        (w["status"].as_str().unwrap().to_string(), w["idle"].as_bool().unwrap())
+    };
+    assert_eq!(status(), ("awaiting_agent".into(), false));
+    assert_eq!(status(), ("awaiting_agent".into(), false), "twice: the second from the cache");
+    let hb = app.post(&format!("/workspaces/{id}/heartbeat"), &tok, serde_json::json!({"active_tasks": 0}));
+    assert_eq!(hb.status, 200, "{}", hb.text);
+    assert_eq!(status(), ("online".into(), false), "a write is seen at once");
+    app.clock.advance(std::time::Duration::from_secs(89));
+    assert_eq!(status().0, "online");
+    app.clock.advance(std::time::Duration::from_millis(1001));
+    assert_eq!(status().0, "offline", "the clock alone, to the millisecond");
+    let (other, _) = app.workspace("second", None);
+    let list = app.get("/workspaces?limit=10", &app.admin).body;
+    assert!(list.as_array().unwrap().iter().any(|w| w["id"] == other.as_str()));
+}
