@@ -190,8 +190,11 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let poll = from_cookie && req.headers().contains_key("x-molecule-poll");
     match state.db.creds.authenticate(&hash, now, poll) {
         Ok(cred) => {
-            // For the access log: the display prefix, never the token.
-            req.extensions_mut().insert(Caller(cred.clone()));
+            // For the access log, which names the caller only at debug
+            // level (by display prefix, never the token).
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                req.extensions_mut().insert(Caller(cred.clone()));
+            }
             Ok(Principal { cred, client })
         }
         Err(why) => Err(fail(why, Some(&hash))),

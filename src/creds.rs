@@ -50,6 +50,12 @@ impl std::fmt::Display for Id {
     }
 }
 
+impl serde::Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl std::fmt::Debug for Id {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{self}")
@@ -132,12 +138,16 @@ impl Credential {
     /// The display prefix (`mol_org_AbCd1234`; a session's first 8 id
     /// characters).
     pub fn prefix(&self) -> String {
-        let shown = String::from_utf8_lossy(&self.shown);
-        match self.kind {
-            CredKind::Org { .. } => format!("{}{shown}", TokenKind::Org.tag()),
-            CredKind::Workspace { .. } => format!("{}{shown}", TokenKind::Workspace.tag()),
-            CredKind::Session { .. } => shown.into_owned(),
-        }
+        self.shown().to_string()
+    }
+
+    /// The display prefix, written where it is needed without allocating.
+    pub fn shown(&self) -> Shown<'_> {
+        Shown(self)
+    }
+
+    pub fn raw_id(&self) -> Id {
+        self.id
     }
 
     pub fn expires_at(&self) -> Option<i64> {
@@ -165,6 +175,28 @@ impl Credential {
 
     pub fn last_used(&self) -> Option<i64> {
         Some(self.last_used.load(Ordering::Relaxed)).filter(|&t| t > 0)
+    }
+}
+
+/// A credential's display prefix, as `Display` and `Serialize`.
+pub struct Shown<'a>(&'a Credential);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = self.0;
+        let tag = match c.kind {
+            CredKind::Org { .. } => TokenKind::Org.tag(),
+            CredKind::Workspace { .. } => TokenKind::Workspace.tag(),
+            CredKind::Session { .. } => "",
+        };
+        f.write_str(tag)?;
+        f.write_str(std::str::from_utf8(&c.shown).unwrap_or("????????"))
+    }
+}
+
+impl serde::Serialize for Shown<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

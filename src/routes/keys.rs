@@ -303,8 +303,8 @@ async fn rotate_key(
 #[derive(serde::Serialize)]
 struct WhoAmI<'a> {
     kind: &'static str,
-    id: String,
-    prefix: String,
+    id: crate::creds::Id,
+    prefix: crate::creds::Shown<'a>,
     role: &'static str,
     workspaces: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -322,8 +322,8 @@ async fn whoami(who: Principal) -> HttpResponse {
     };
     HttpResponse::Ok().json(WhoAmI {
         kind,
-        id: c.id(),
-        prefix: c.prefix(),
+        id: c.raw_id(),
+        prefix: c.shown(),
         role,
         workspaces,
         workspace_id: own.as_ref().map(|o| o[0].as_str()),
