@@ -112,6 +112,9 @@ pub struct ServeArgs {
     /// Log filter, in tracing's EnvFilter syntax (e.g. info, debug, molecule_tenant=debug).
     #[arg(long, env = "MOLECULE_LOG", default_value = "info")]
     pub log: String,
+    /// A request's whole body must arrive within this long (then 408).
+    #[arg(long, env = "MOLECULE_BODY_TIMEOUT", default_value = "15s")]
+    pub body_timeout: String,
     /// A browser session ends after this long without a request.
     #[arg(long, env = "MOLECULE_SESSION_IDLE", default_value = "30m")]
     pub session_idle: String,

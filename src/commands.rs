@@ -52,6 +52,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         bail!("--approval-ttl (MOLECULE_APPROVAL_TTL): must be longer than zero");
     }
     settings.secrets_key_file = args.key_file.secrets_key_file;
+    settings.body_timeout = duration("--body-timeout", "MOLECULE_BODY_TIMEOUT", &args.body_timeout)?;
+    if settings.body_timeout.is_zero() {
+        bail!("--body-timeout (MOLECULE_BODY_TIMEOUT): must be longer than zero");
+    }
     settings.session_idle = duration("--session-idle", "MOLECULE_SESSION_IDLE", &args.session_idle)?;
     settings.session_lifetime = duration(
         "--session-lifetime",

@@ -80,10 +80,14 @@ pub enum CredKind {
         role: Role,
         workspaces: Box<[String]>,
     },
-        Workspace { workspace_id: Id },
+    Workspace {
+        workspace_id: Id,
+    },
     /// A browser session: the surface of an unbound admin key. It ends
     /// after `idle_ms` without a request.
-    Session { idle_ms: i64 },
+    Session {
+        idle_ms: i64,
+    },
 }
 
 /// Kept small on purpose (see `Id`): no field allocates but a bound key's

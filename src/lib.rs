@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod backup;
+pub mod body_timeout;
 pub mod channels;
 pub mod cli;
 pub mod clock;

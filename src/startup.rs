@@ -144,6 +144,7 @@ impl Application {
             settings: settings.clone(),
         });
         let app_state = state.clone();
+        let body_timeout = settings.body_timeout;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
@@ -152,6 +153,26 @@ impl Application {
                 .app_data(routes::path_config())
                 .app_data(web::PayloadConfig::new(app_state.settings.max_body_bytes))
                 .wrap(routes::json_errors())
+                .wrap_fn(move |mut req, srv| {
+                    let expired = crate::body_timeout::limit(&mut req, body_timeout);
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        if expired.is_some_and(|e| e.hit()) {
+                            let err = crate::error::ApiError::new(
+                                actix_web::http::StatusCode::REQUEST_TIMEOUT,
+                                "request_timeout",
+                                format!("the request body did not arrive within {} s", body_timeout.as_secs()),
+                            );
+                            let (req, _) = res.into_parts();
+                            let mut body = actix_web::ResponseError::error_response(&err);
+                            body.head_mut()
+                                .set_connection_type(actix_web::http::ConnectionType::Close);
+                            res = actix_web::dev::ServiceResponse::new(req, body.map_into_right_body());
+                        }
+                        Ok(res)
+                    }
+                })
                 .wrap_fn(move |req, srv| {
                     let (method, started) = (req.method().clone(), Instant::now());
                     let observed = req.app_data::<web::Data<AppState>>().cloned();

@@ -28,6 +28,8 @@ pub struct Settings {
     pub failure_audit_interval: Duration,
     pub workers: usize,
     pub max_body_bytes: usize,
+    /// A request's whole body must arrive within this long.
+    pub body_timeout: Duration,
     /// Failed authentications allowed per minute from one address, and
     /// with one token, before further failures get 429.
     pub failures_per_address: u32,
@@ -64,6 +66,7 @@ impl Settings {
             failure_audit_interval: Duration::from_secs(60),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_body_bytes: 256 * 1024,
+            body_timeout: Duration::from_secs(15),
             failures_per_address: 30,
             failures_per_token: 10,
             approval_ttl: Duration::from_secs(600),

@@ -234,7 +234,10 @@ pub fn changed_since(conn: &Connection, seen: i64) -> StoreResult<Vec<CredChange
             workspaces: split_ids(r.get(7)?).into(),
         };
         let (id, prefix) = (r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_str()?);
-        Ok(CredChange::live(hash, Credential::new(id, prefix, kind, r.get(3)?, r.get(4)?)))
+        Ok(CredChange::live(
+            hash,
+            Credential::new(id, prefix, kind, r.get(3)?, r.get(4)?),
+        ))
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

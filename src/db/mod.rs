@@ -114,7 +114,9 @@ impl WriteCtx<'_> {
         if let Some(s) = self.seq {
             return Ok(s);
         }
-        let s = self.query_row("UPDATE meta SET v = v + 1 WHERE k = 'cred_seq' RETURNING v", [], |r| r.get(0))?;
+        let s = self.query_row("UPDATE meta SET v = v + 1 WHERE k = 'cred_seq' RETURNING v", [], |r| {
+            r.get(0)
+        })?;
         self.seq = Some(s);
         Ok(s)
     }

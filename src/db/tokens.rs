@@ -154,7 +154,10 @@ pub fn changed_since(conn: &Connection, seen: i64) -> StoreResult<Vec<CredChange
         };
         let kind = CredKind::Workspace { workspace_id };
         let (id, prefix) = (r.get_ref(0)?.as_str()?, r.get_ref(2)?.as_str()?);
-        Ok(CredChange::live(hash, Credential::new(id, prefix, kind, r.get(3)?, r.get(4)?)))
+        Ok(CredChange::live(
+            hash,
+            Credential::new(id, prefix, kind, r.get(3)?, r.get(4)?),
+        ))
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

@@ -10,8 +10,8 @@ use crate::auth::{Need, Principal};
 use crate::db::audit;
 use crate::db::workspaces::{self as ws, NewWorkspace, WorkspacePatch, WorkspaceRef, WorkspaceRow};
 use crate::db::{channels, secrets, tokens, StoreError, StoreResult, WriteCtx};
-use crate::list_cache::{ListKey, Page};
 use crate::error::{ApiError, ApiResult};
+use crate::list_cache::{ListKey, Page};
 use crate::model::{
     check_name, is_uuid, Role, Time, DEFAULT_RUNTIME, DEFAULT_TIER, MAX_MODEL, MAX_RUNTIME, MAX_WORKSPACE_NAME,
     MAX_WORKSPACE_ROLE,

@@ -62,3 +62,35 @@ fn an_oversized_request_head_gets_431_and_the_server_keeps_serving() {
     );
     assert_eq!(app.get("/health", "").status, 200);
 }
+
+#[test]
+fn a_body_that_trickles_past_the_deadline_gets_408_and_the_connection_closes() {
+    use std::io::{Read, Write};
+    let app = crate::helpers::spawn_with(|s| s.body_timeout = std::time::Duration::from_secs(1));
+    let mut s = std::net::TcpStream::connect(app.base.trim_start_matches("http://")).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let body = br#"{"name": "slow"}"#;
+    write!(
+        s,
+        "POST /workspaces HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        app.admin,
+        body.len()
+    )
+    .unwrap();
+    // Half the body, then nothing: the client holds on.
+    s.write_all(&body[..5]).unwrap();
+    let started = std::time::Instant::now();
+    let mut response = String::new();
+    let _ = s.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("\"code\":\"request_timeout\""), "{response}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "answered at the deadline"
+    );
+    // Nothing was created, and a prompt body is unaffected.
+    assert_eq!(app.count("workspaces"), 0);
+    let r = app.post("/workspaces", &app.admin, json!({"name": "quick"}));
+    assert_eq!(r.status, 201);
+}

@@ -441,12 +441,26 @@ fn the_listed_status_follows_writes_and_the_clock_at_once() {
     let (id, tok) = app.workspace("agent", None);
     let status = || {
         let list = app.get("/workspaces?limit=10", &app.admin).body;
-        let w = list.as_array().unwrap().iter().find(|w| w["id"] == id.as_str()).cloned().unwrap();
+        let w = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["id"] == id.as_str())
+            .cloned()
+            .unwrap();
         (w["status"].as_str().unwrap().to_string(), w["idle"].as_bool().unwrap())
     };
     assert_eq!(status(), ("awaiting_agent".into(), false));
-    assert_eq!(status(), ("awaiting_agent".into(), false), "twice: the second from the cache");
-    let hb = app.post(&format!("/workspaces/{id}/heartbeat"), &tok, serde_json::json!({"active_tasks": 0}));
+    assert_eq!(
+        status(),
+        ("awaiting_agent".into(), false),
+        "twice: the second from the cache"
+    );
+    let hb = app.post(
+        &format!("/workspaces/{id}/heartbeat"),
+        &tok,
+        serde_json::json!({"active_tasks": 0}),
+    );
     assert_eq!(hb.status, 200, "{}", hb.text);
     assert_eq!(status(), ("online".into(), false), "a write is seen at once");
     app.clock.advance(std::time::Duration::from_secs(89));
