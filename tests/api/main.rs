@@ -17,6 +17,7 @@ mod helpers;
 mod keys;
 mod metrics;
 mod org;
+mod props;
 mod revocation;
 mod roles;
 mod secrets;
