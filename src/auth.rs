@@ -186,6 +186,11 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         Some(TokenKind::Session) if from_cookie => check_same_site(req)?,
         _ => return Err(fail(Failure::Malformed, None)),
     }
+    // A committed change that did not reach memory (rare: a failed read
+    // after a commit): fail closed rather than honour a revoked key.
+    if state.db.creds.is_stale() {
+        return Err(ApiError::unavailable());
+    }
     let hash = token::hash(token);
     let poll = from_cookie && req.headers().contains_key("x-molecule-poll");
     match state.db.creds.authenticate(&hash, now, poll) {

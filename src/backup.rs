@@ -74,15 +74,24 @@ pub fn restore(data_dir: &Path, from: &Path) -> anyhow::Result<u64> {
     verify(from)?;
     crate::data_dir::create(data_dir)?;
     let lock = serve_lock(data_dir)?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            bail!(
-                "a server is running on {}; stop it before restoring",
-                data_dir.display()
-            )
+    // A CLI command holds the lock shared for an instant to see whether a
+    // server runs; only a lock held throughout means one does.
+    let mut tries = 0;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if tries < 25 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                bail!(
+                    "a server is running on {}; stop it before restoring",
+                    data_dir.display()
+                )
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e).context("locking the data dir"),
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(e).context("locking the data dir"),
     }
     let target = data_dir.join(DB_FILE);
     let tmp = with_suffix(&target, ".restoring");

@@ -1,18 +1,19 @@
 //! Every live credential (org keys, workspace tokens, browser sessions), in
-//! memory, keyed
-//! by the blake3 hash of the token.
+//! memory, keyed by the blake3 hash of the token.
 //!
-//! The map is only ever filled from committed rows: at start-up
-//! (`Db::load_creds`), right after a write that changed a credential, before
-//! its response (`Db::write`), and when another process has changed one
-//! (`Db::ensure_fresh`). Each fill reads one snapshot and is applied only if
+//! The map is only ever filled from committed rows: at start-up, right
+//! after a write that changed a credential, before its response
+//! (`Db::write`, the group writer), and when another process has changed
+//! one (the watcher, `Db::watch`). If a fill fails, the map is marked stale
+//! and no credential is accepted (503) until one succeeds: a revocation
+//! that did not reach memory must not leave the key working. Each fill reads one snapshot and is applied only if
 //! that snapshot is newer than the last one applied, so an older read can
 //! never re-insert a key that a newer revocation removed. A miss means
 //! unknown or revoked, never "not loaded yet". Expiry is checked on every
 //! lookup against the caller's clock, not by a sweeper.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::Connection;
@@ -237,6 +238,8 @@ pub struct CredCache {
     seen: AtomicI64,
     /// Serialises applying snapshots (not reading them).
     apply: Mutex<()>,
+    /// A committed change could not be applied: see the module comment.
+    stale: AtomicBool,
 }
 
 impl Default for CredCache {
@@ -245,6 +248,7 @@ impl Default for CredCache {
             map: RwLock::default(),
             seen: AtomicI64::new(-1),
             apply: Mutex::new(()),
+            stale: AtomicBool::new(false),
         }
     }
 }
@@ -313,6 +317,20 @@ impl CredCache {
     /// Applies every change committed since the last sync, read from `conn`
     /// (which must not be inside a transaction).
     pub fn sync(&self, conn: &Connection) -> StoreResult<()> {
+        self.apply_since(conn)?;
+        self.stale.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    pub fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Acquire)
+    }
+
+    pub fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Release);
+    }
+
+    fn apply_since(&self, conn: &Connection) -> StoreResult<()> {
         // The counter and the rows come from one read snapshot.
         let tx = conn.unchecked_transaction()?;
         let seq: i64 = tx

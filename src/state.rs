@@ -122,13 +122,14 @@ impl AppState {
         self.transact(who, false, f).await
     }
 
-    /// Runs `f` as one transaction on the blocking pool, on behalf of
-    /// `who`, stamped with the time the writer lock is taken (a write that
-    /// queued is stamped when it runs). The caller's credential is checked
-    /// again inside the transaction — its revocation may have been
-    /// answered while this request waited for its body or for the writer —
-    /// so nothing a revoked or expired credential asks for is ever
-    /// committed. An error from `f` rolls everything back, audit included.
+    /// Runs `f` as one write through the group writer (db/group.rs), on
+    /// behalf of `who`, stamped with the time it runs (a write that queued
+    /// is stamped when it runs). The caller's credential is checked again
+    /// inside the transaction — its revocation may have been answered while
+    /// this request waited for its body or for the writer — so nothing a
+    /// revoked or expired credential asks for is ever committed. An error
+    /// from `f` rolls back everything `f` did, audit included (its
+    /// savepoint); the answer comes only once the commit is durable.
     pub async fn write<T, F>(&self, who: Principal, f: F) -> ApiResult<T>
     where
         T: Send + 'static,

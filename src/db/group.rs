@@ -56,7 +56,13 @@ impl GroupWriter {
                         Err(_) => break,
                     }
                 }
-                run_batch(&db, &clock, batch);
+                // A panic outside a job (which is caught where it runs)
+                // must not stop the writer: its batch's callers get an
+                // error, and the next batch runs.
+                if catch_unwind(AssertUnwindSafe(|| run_batch(&db, &clock, batch))).is_err() {
+                    tracing::error!("the writer recovered from a panic; that batch's writes were not answered");
+                    db.creds.mark_stale();
+                }
             }
         })?;
         Ok(GroupWriter {
@@ -126,7 +132,7 @@ fn run_batch(db: &Db, clock: &Clock, batch: Vec<Job>) {
             let delivers = batch.into_iter().map(|job| (job.run)(Err(clone_err(&e))).1).collect();
             (delivers, Some(why), false)
         }
-        Ok(tx) => run_in(WriteCtx { tx, now, seq: None }, batch),
+        Ok(tx) => run_in(WriteCtx { tx, now, seq: None }, batch, clock),
     };
     if failed.is_none() {
         db.bump_generation();
@@ -145,7 +151,7 @@ fn run_batch(db: &Db, clock: &Clock, batch: Vec<Job>) {
 
 /// Runs each job in its own savepoint, then commits. Returns how to answer
 /// each, why the commit failed (if it did), and whether credentials changed.
-fn run_in(mut ctx: WriteCtx, batch: Vec<Job>) -> (Vec<Deliver>, Option<String>, bool) {
+fn run_in(mut ctx: WriteCtx, batch: Vec<Job>, clock: &Clock) -> (Vec<Deliver>, Option<String>, bool) {
     let mut delivers: Vec<Deliver> = Vec::with_capacity(batch.len());
     let mut broken: Option<String> = None;
     for job in batch {
@@ -155,6 +161,9 @@ fn run_in(mut ctx: WriteCtx, batch: Vec<Job>) -> (Vec<Deliver>, Option<String>, 
             delivers.push((job.run)(Err(err)).1);
             continue;
         }
+        // Each write is stamped (and its caller's expiry judged) when it
+        // runs, not when its batch began.
+        ctx.now = clock.now_ms();
         let seq_before = ctx.seq;
         if let Err(e) = ctx.execute("SAVEPOINT job", []) {
             broken = Some(e.to_string());

@@ -244,7 +244,8 @@ impl Db {
         while let Err(e) = self.creds.sync(conn) {
             tries += 1;
             if tries == 3 {
-                tracing::error!(error = %e, "credential map sync after a commit failed; left to the watcher");
+                tracing::error!(error = %e, "credential map sync after a commit failed; refusing credentials until the watcher catches up");
+                self.creds.mark_stale();
                 break;
             }
         }
@@ -280,10 +281,10 @@ impl Db {
     /// read before the snapshot, so a commit between the two is read now
     /// and again next time, never missed.
     pub fn watch(&self, w: &mut Watcher) -> StoreResult<i64> {
-        let dv = data_version(&w.conn)?;
-        if dv != w.data_version {
+        let dv = data_version(&w.conn).inspect_err(|_| self.creds.mark_stale())?;
+        if dv != w.data_version || self.creds.is_stale() {
             self.bump_generation();
-            self.creds.sync(&w.conn)?;
+            self.creds.sync(&w.conn).inspect_err(|_| self.creds.mark_stale())?;
             w.data_version = dv;
         }
         Ok(self.creds.seen_seq())

@@ -45,7 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Up, and following changes made on the box. A server that cannot see
 /// a `revoke-key` would keep honouring the key: that is not healthy.
 async fn health(state: web::Data<crate::state::AppState>) -> HttpResponse {
-    if state.following.load(std::sync::atomic::Ordering::Relaxed) {
+    if state.following.load(std::sync::atomic::Ordering::Relaxed) && !state.db.creds.is_stale() {
         HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
     } else {
         HttpResponse::ServiceUnavailable().json(serde_json::json!({

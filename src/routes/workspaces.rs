@@ -226,7 +226,8 @@ async fn read_list(state: &web::Data<AppState>, key: ListKey) -> ApiResult<(Page
     state
         .read(move |conn| {
             let now = st.now();
-            let mut out = Vec::with_capacity(usize::try_from(key.limit.min(1000)).unwrap_or(1000) * 360 + 2);
+            // About 360 bytes a workspace; an unlimited list grows as needed.
+            let mut out = Vec::with_capacity(usize::try_from(key.limit.min(180)).unwrap_or(180) * 360 + 2);
             out.push(b'[');
             let (mut count, mut last) = (0i64, None);
             // Never kept long, whatever the rows say.

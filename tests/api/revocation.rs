@@ -136,3 +136,39 @@ fn a_write_whose_key_is_revoked_while_its_body_is_in_flight_is_refused() {
         assert_eq!(list.body["count"], 1, "no key was minted: {}", list.text);
     });
 }
+
+/// If a committed change ever fails to reach the in-memory map (here: a
+/// row written by hand with an expiry that is not a time), no credential is honoured
+/// (503) until a later read succeeds: a revoked key must never keep
+/// working because memory missed its revocation.
+#[test]
+fn a_credential_map_that_missed_a_change_fails_closed_until_it_catches_up() {
+    let app = crate::helpers::spawn_app();
+    let write = |sql: &'static str| {
+        app.state
+            .db
+            .write(app.clock.now_ms(), move |ctx| {
+                ctx.cred_seq()?;
+                ctx.execute_batch(sql)?;
+                Ok(())
+            })
+            .unwrap()
+    };
+    write(
+        "INSERT INTO org_keys (id, token_hash, prefix, name, role, created_by, created_at, expires_at, seq)
+         VALUES ('bad', zeroblob(32), 'mol_org_x', 'bad', 'admin', 'hand', 0, 'soon',
+                 (SELECT v FROM meta WHERE k = 'cred_seq'))",
+    );
+    let r = app.get("/org/whoami", &app.admin);
+    assert_eq!((r.status, r.code()), (503, "unavailable"), "{}", r.text);
+    assert_eq!(app.get("/health", "").status, 503);
+    write("DELETE FROM org_keys WHERE id = 'bad'");
+    // The next successful read clears it (the watcher looks every 2 ms; a
+    // failure it read just before the fix may hold it a moment longer).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.state.db.creds.is_stale() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(app.get("/org/whoami", &app.admin).status, 200);
+    assert_eq!(app.get("/health", "").status, 200);
+}
