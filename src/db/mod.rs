@@ -184,37 +184,19 @@ impl Db {
         out
     }
 
-    /// Runs `f` in one IMMEDIATE transaction and commits it. If `f` changed
-    /// a credential, the in-memory map is brought up to date before the
-    /// writer lock is released, so the caller's response can only be sent
-    /// once the change is visible to every later request.
+    /// Runs `f` in one IMMEDIATE transaction and commits it: the CLI's
+    /// path, and the server's background writes (the server's requests go
+    /// through the group writer, group.rs). If `f` changed a credential,
+    /// the in-memory map is brought up to date before the writer lock is
+    /// released, so a response can only be sent once the change is visible
+    /// to every later request.
     pub fn write<T>(&self, now: impl WriteTime, f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>) -> StoreResult<T> {
-        self.transact(now, true, f)
-    }
-
-    /// Runs `f` in a write transaction that is always rolled back: a dry
-    /// run that follows exactly the code path of the real thing.
-    pub fn rehearse<T>(&self, now: impl WriteTime, f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>) -> StoreResult<T> {
-        self.transact(now, false, f)
-    }
-
-    fn transact<T>(
-        &self,
-        now: impl WriteTime,
-        commit: bool,
-        f: impl FnOnce(&mut WriteCtx) -> StoreResult<T>,
-    ) -> StoreResult<T> {
         let mut conn = lock(&self.writer);
         let now = now.read();
         let (out, changed_creds) = {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut ctx = WriteCtx { tx, now, seq: None };
             let out = f(&mut ctx)?;
-            if !commit {
-                // Dropping the transaction rolls it back; nothing committed,
-                // so the credential map is left alone.
-                return Ok(out);
-            }
             let changed = ctx.seq.is_some();
             ctx.tx.commit()?;
             (out, changed)
@@ -249,11 +231,6 @@ impl Db {
                 break;
             }
         }
-    }
-
-    /// Loads every live credential into memory. Called once by `serve`.
-    pub fn load_creds(&self) -> StoreResult<()> {
-        self.creds.sync(&open_reader(&self.path)?)
     }
 
     /// The highest credential sequence number committed so far.
