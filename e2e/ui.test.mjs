@@ -208,6 +208,39 @@ test("a newcomer signs in with a one-time link, mints a key, uses it, revokes it
     assert.match(got.body.decided_by, /^session:/);
   });
 
+  await t.test("Rotate with a grace period shows the new token once; both work until the grace ends", async () => {
+    const minted = await http("POST", "/org/tokens", admin, { name: "to-rotate" });
+    await page.click('nav a[data-page="settings"]');
+    const row = page.locator(`#keys-table tr[data-prefix="${minted.body.prefix}"]`);
+    await row.waitFor(WAIT);
+    await row.getByRole("button", { name: "Rotate" }).click();
+    await page.selectOption("#rotate-grace", "3600");
+    await page.click("#rotate-go");
+    await page.locator("#dlg-token[open]").waitFor(WAIT);
+    const fresh = await page.inputValue("#token-value");
+    assert.match(fresh, /^mol_org_/);
+    assert.notEqual(fresh, minted.body.auth_token);
+    assert.match(await page.textContent("#token-what"), /works until/);
+    await page.click("#token-done");
+    assert.equal((await http("GET", "/org/whoami", fresh)).status, 200);
+    assert.equal((await http("GET", "/org/whoami", minted.body.auth_token)).status, 200, "in its grace period");
+  });
+
+  await t.test("New workspace shows its agent's token once, and it works", async () => {
+    await page.click('nav a[data-page="workspaces"]');
+    await page.click("#ws-new");
+    await page.fill("#ws-name", "made-in-the-page");
+    await page.click("#ws-create");
+    await page.locator("#dlg-token[open]").waitFor(WAIT);
+    const token = await page.inputValue("#token-value");
+    assert.match(token, /^mol_ws_/);
+    assert.equal(await page.textContent("#token-snippet-export"), `export MOLECULE_WORKSPACE_TOKEN=${token}`);
+    await page.click("#token-done");
+    const me = await http("GET", "/org/whoami", token);
+    assert.equal(me.body.kind, "workspace");
+    await page.locator("#ws-table tbody tr", { hasText: "made-in-the-page" }).waitFor(WAIT);
+  });
+
   await t.test("the workspaces page lists them and deletes with the cascade confirmation", async () => {
     await page.click('nav a[data-page="workspaces"]');
     const row = page.locator("#ws-table tbody tr", { hasText: "research-sub" });
@@ -219,7 +252,10 @@ test("a newcomer signs in with a one-time link, mints a key, uses it, revokes it
     await page.locator("#confirm-title", { hasText: "sub-workspaces" }).waitFor(WAIT);
     assert.match(await page.textContent("#confirm-text"), /research-sub/);
     await page.click("#confirm-ok");
-    await page.locator("#ws-empty").waitFor(WAIT);
+    await row.waitFor({ state: "detached", ...WAIT });
+    const left = await page.locator("#ws-table tbody tr").allTextContents();
+    assert.equal(left.length, 1, "the tree is gone; only the page-made workspace is left");
+    assert.match(left[0], /made-in-the-page/);
   });
 
   await t.test("an API error is shown in words", async () => {
