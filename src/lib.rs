@@ -17,6 +17,7 @@ pub mod handshake;
 pub mod list_cache;
 pub mod metrics;
 pub mod model;
+pub mod openapi;
 pub mod org_plan;
 pub mod org_yaml;
 pub mod ratelimit;

@@ -46,13 +46,14 @@ fn approval_json(a: &ApprovalRow, now: i64) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RequestApproval {
     action: String,
     reason: Option<String>,
     task_id: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     context: Map<String, Value>,
 }
 
@@ -173,7 +174,7 @@ async fn list_pending(state: web::Data<AppState>, who: Principal) -> ApiResult<H
     Ok(HttpResponse::Ok().json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Decision {
     decision: String,
@@ -210,4 +211,10 @@ async fn decide(
         })
         .await?;
     Ok(HttpResponse::Ok().json(approval_json(&row, state.now())))
+}
+
+/// The request bodies of these routes, for the OpenAPI document.
+pub(crate) fn schemas(out: &mut crate::openapi::Schemas) {
+    crate::openapi::add::<RequestApproval>(out);
+    crate::openapi::add::<Decision>(out);
 }

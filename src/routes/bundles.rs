@@ -28,7 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/bundles/export/{id}").get(export_bundle));
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Skill {
     pub id: String,
@@ -37,7 +37,7 @@ pub struct Skill {
     pub files: Files,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Bundle {
     pub schema: Option<String>,
@@ -49,9 +49,12 @@ pub struct Bundle {
     pub runtime: Option<String>,
     pub system_prompt: Option<String>,
     pub skills: Vec<Skill>,
+    #[schema(value_type = Vec<Object>)]
     pub tools: Vec<Value>,
     pub prompts: Files,
+    #[schema(no_recursion)]
     pub sub_workspaces: Vec<Bundle>,
+    #[schema(value_type = Option<Object>)]
     pub agent_card: Option<Value>,
     pub author: Option<String>,
     pub version: Option<String>,
@@ -262,4 +265,10 @@ async fn export_bundle(state: web::Data<AppState>, who: Principal, path: web::Pa
         })
         .await?;
     Ok(HttpResponse::Ok().json(bundle))
+}
+
+/// The request bodies of these routes, for the OpenAPI document.
+pub(crate) fn schemas(out: &mut crate::openapi::Schemas) {
+    crate::openapi::add::<Skill>(out);
+    crate::openapi::add::<Bundle>(out);
 }

@@ -57,7 +57,7 @@ fn bad(code: &'static str, message: String) -> ApiError {
 
 // ---- workspace templates ------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ImportTemplate {
     name: String,
@@ -181,7 +181,7 @@ pub fn plugin_digest(files: &Files) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterPlugin {
     name: String,
@@ -285,7 +285,7 @@ async fn get_allowlist(state: web::Data<AppState>, who: Principal) -> ApiResult<
     Ok(HttpResponse::Ok().json(json!({ "allow_all": plugins.is_empty(), "plugins": plugins })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PutAllowlist {
     plugins: Vec<String>,
@@ -324,7 +324,7 @@ async fn put_allowlist(
 
 // ---- installed plugins -------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Install {
     source: String,
@@ -465,4 +465,12 @@ async fn download(
     Ok(HttpResponse::Ok().json(json!({
         "name": plugin.name, "version": plugin.version, "sha256": plugin.sha256, "files": plugin.files,
     })))
+}
+
+/// The request bodies of these routes, for the OpenAPI document.
+pub(crate) fn schemas(out: &mut crate::openapi::Schemas) {
+    crate::openapi::add::<ImportTemplate>(out);
+    crate::openapi::add::<RegisterPlugin>(out);
+    crate::openapi::add::<PutAllowlist>(out);
+    crate::openapi::add::<Install>(out);
 }

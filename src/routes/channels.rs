@@ -89,7 +89,7 @@ async fn list_channels(state: web::Data<AppState>, who: Principal, path: web::Pa
     Ok(HttpResponse::Ok().json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateChannel {
     channel_type: String,
@@ -179,7 +179,7 @@ async fn create_channel(
         .await?;
     Ok(HttpResponse::Created().json(channel_json(&row, &sensitive, false)))
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchChannel {
     /// Keys given with a string replace that field, keys given as null
@@ -269,4 +269,10 @@ async fn delete_channel(
         })
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "deleted" })))
+}
+
+/// The request bodies of these routes, for the OpenAPI document.
+pub(crate) fn schemas(out: &mut crate::openapi::Schemas) {
+    crate::openapi::add::<CreateChannel>(out);
+    crate::openapi::add::<PatchChannel>(out);
 }

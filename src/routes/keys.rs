@@ -58,7 +58,7 @@ fn minted_json(k: &KeyRow, token: String) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MintKeyRequest {
     name: String,
@@ -242,7 +242,7 @@ async fn revoke_key(state: web::Data<AppState>, who: Principal, path: web::Path<
     tracing::info!(key = %revoked, "org key revoked");
     Ok(HttpResponse::Ok().json(json!({ "revoked": revoked })))
 }
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RotateRequest {
     #[serde(default)]
@@ -329,4 +329,10 @@ async fn whoami(who: Principal) -> HttpResponse {
         workspace_id: own.as_ref().map(|o| o[0].as_str()),
         expires_at: c.expires_at().map(Time),
     })
+}
+
+/// The request bodies of these routes, for the OpenAPI document.
+pub(crate) fn schemas(out: &mut crate::openapi::Schemas) {
+    crate::openapi::add::<MintKeyRequest>(out);
+    crate::openapi::add::<RotateRequest>(out);
 }

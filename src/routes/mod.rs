@@ -26,6 +26,7 @@ use crate::error::ApiError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/health").get(health))
+        .service(web::resource("/openapi.json").get(openapi))
         .service(web::scope("/cp").default_service(web::to(control_plane)))
         .configure(keys::configure)
         .configure(audit::configure)
@@ -54,6 +55,26 @@ async fn health(state: web::Data<crate::state::AppState>) -> HttpResponse {
             "code": "not_following_changes",
         }))
     }
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(crate::openapi::document())
+}
+
+/// Every request body's schema, for the OpenAPI document.
+pub(crate) fn schemas(out: &mut crate::openapi::Schemas) {
+    approvals::schemas(out);
+    bundles::schemas(out);
+    catalog::schemas(out);
+    channels::schemas(out);
+    keys::schemas(out);
+    org::schemas(out);
+    secrets::schemas(out);
+    sessions::schemas(out);
+    workspaces::schemas(out);
+    ws_tokens::schemas(out);
 }
 
 /// The control plane's API is not reachable through a tenant, with any

@@ -94,7 +94,7 @@ fn summary(dir: &str, plan: &Plan) -> Json {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterJson {
     yaml: Option<String>,
@@ -208,7 +208,7 @@ async fn delete_template(
     Ok(HttpResponse::Ok().json(json!({ "status": "deleted", "dir": gone })))
 }
 
-#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum Mode {
     #[default]
@@ -227,10 +227,11 @@ struct Options {
     force: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ImportJson {
     dir: Option<String>,
+    #[schema(value_type = Option<Object>)]
     template: Option<Json>,
     yaml: Option<String>,
     #[serde(default)]
@@ -541,4 +542,11 @@ fn create_node(
         channels,
         skipped,
     })
+}
+
+/// The request bodies of these routes, for the OpenAPI document.
+pub(crate) fn schemas(out: &mut crate::openapi::Schemas) {
+    crate::openapi::add::<RegisterJson>(out);
+    crate::openapi::add::<ImportJson>(out);
+    crate::openapi::add::<Mode>(out);
 }

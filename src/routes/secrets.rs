@@ -90,7 +90,7 @@ fn meta_json(m: &SecretMeta, scope: &str) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PutSecret {
     key: String,
@@ -238,4 +238,9 @@ async fn delete_global_secret(
         })
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "deleted", "key": key, "scope": "global" })))
+}
+
+/// The request bodies of these routes, for the OpenAPI document.
+pub(crate) fn schemas(out: &mut crate::openapi::Schemas) {
+    crate::openapi::add::<PutSecret>(out);
 }

@@ -102,7 +102,7 @@ fn is_https(state: &AppState) -> bool {
         .is_some_and(|u| u.starts_with("https://"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LinkBody {
     code: String,
@@ -257,4 +257,9 @@ async fn log_out(state: web::Data<AppState>, who: Principal) -> ApiResult<HttpRe
     }
     let id = who.cred.id();
     end(&state, who, id, "session.logout").await
+}
+
+/// The request bodies of these routes, for the OpenAPI document.
+pub(crate) fn schemas(out: &mut crate::openapi::Schemas) {
+    crate::openapi::add::<LinkBody>(out);
 }

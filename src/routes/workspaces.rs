@@ -145,7 +145,7 @@ fn check_text(field: &str, value: &str, max: usize) -> ApiResult<()> {
     check_name(field, value, max).map_err(ApiError::invalid)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateWorkspace {
     name: String,
@@ -515,7 +515,7 @@ pub fn remove_subtree(ctx: &mut WriteCtx, actor: &audit::Actor, root: &Workspace
     audit::append(ctx, actor, "workspace.delete", Some(&root.id), detail)?;
     Ok(ids.len())
 }
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Heartbeat {
     #[serde(default)]
@@ -590,4 +590,10 @@ async fn get_config(state: web::Data<AppState>, who: Principal, path: web::Path<
         })
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "source": source, "config": config })))
+}
+
+/// The request bodies of these routes, for the OpenAPI document.
+pub(crate) fn schemas(out: &mut crate::openapi::Schemas) {
+    crate::openapi::add::<CreateWorkspace>(out);
+    crate::openapi::add::<Heartbeat>(out);
 }

@@ -48,7 +48,7 @@ async fn list_tokens(state: web::Data<AppState>, who: Principal, path: web::Path
     Ok(HttpResponse::Ok().json(json!({ "count": list.len(), "tokens": list })))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MintTokenRequest {
     expires_in: Option<i64>,
@@ -112,4 +112,9 @@ async fn revoke_token(
         })
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "revoked", "id": revoked })))
+}
+
+/// The request bodies of these routes, for the OpenAPI document.
+pub(crate) fn schemas(out: &mut crate::openapi::Schemas) {
+    crate::openapi::add::<MintTokenRequest>(out);
 }

@@ -16,6 +16,7 @@ mod examples;
 mod helpers;
 mod keys;
 mod metrics;
+mod openapi;
 mod org;
 mod props;
 mod revocation;
