@@ -209,14 +209,25 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
 /// once this address or this token has failed too often this minute. Valid
 /// credentials never reach this path, so they are never throttled.
 pub fn refuse(state: &AppState, req: &HttpRequest, why: Failure, hash: Option<&[u8; 32]>) -> ApiError {
-    let addr = client_addr(req).map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
-    let now = state.now();
+    let addr = client_text(req);
     state.failures.record(why, &addr);
-    if let Some(secs) = state.limiter.retry_after(&addr, hash, now) {
-        return ApiError::throttled(secs);
+    if let Some(e) = throttled(state, &addr, hash) {
+        return e;
     }
-    state.limiter.record(&addr, hash, now);
+    state.limiter.record(&addr, hash, state.now());
     ApiError::unauthorized()
+}
+
+/// The 429 for an address (or token) that has failed too often this
+/// minute, without counting another failure.
+pub fn throttled(state: &AppState, addr: &str, hash: Option<&[u8; 32]>) -> Option<ApiError> {
+    let secs = state.limiter.retry_after(addr, hash, state.now())?;
+    Some(ApiError::throttled(secs))
+}
+
+/// The caller's address as the failure counters key it.
+pub fn client_text(req: &HttpRequest) -> String {
+    client_addr(req).map_or_else(|| "unknown".to_string(), |ip| ip.to_string())
 }
 
 /// The caller's credential, left in request extensions so the access log

@@ -8,7 +8,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{check_same_site, refuse, Failure, Principal, SECURE_SESSION_COOKIE, SESSION_COOKIE};
+use crate::auth::{
+    check_same_site, client_text, refuse, throttled, Failure, Principal, SECURE_SESSION_COOKIE, SESSION_COOKIE,
+};
 use crate::creds::CredKind;
 use crate::db::audit::{self, Actor};
 use crate::db::sessions::{self, NewSession, SessionRow};
@@ -142,11 +144,8 @@ async fn sign_in_with_link(
         return Err(refused(Failure::Malformed, None));
     }
     let hash = token::hash(&code);
-    let addr = req
-        .peer_addr()
-        .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
-    if let Some(secs) = state.limiter.retry_after(&addr, Some(&hash), state.now()) {
-        return Err(ApiError::throttled(secs));
+    if let Some(e) = throttled(&state, &client_text(&req), Some(&hash)) {
+        return Err(e);
     }
     let new = new_session(&req, &state, "login-link".into(), None);
     let actor = Actor {

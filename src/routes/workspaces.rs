@@ -40,12 +40,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/workspaces/{id}/resume").post(resume));
 }
 
+/// (offline after, idle after) in milliseconds.
+fn thresholds(s: &Settings) -> (i64, i64) {
+    let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    (ms(s.offline_after), ms(s.idle_after))
+}
+
 /// A workspace's status and whether it is idle, as of `now`. Both are
 /// derived from stored facts at read time, so they are never stale and
 /// reading them never writes.
 pub fn status_of(w: &WorkspaceRef, now: i64, s: &Settings) -> (&'static str, bool) {
-    let offline_after = i64::try_from(s.offline_after.as_millis()).unwrap_or(i64::MAX);
-    let idle_after = i64::try_from(s.idle_after.as_millis()).unwrap_or(i64::MAX);
+    let (offline_after, idle_after) = thresholds(s);
     let status = match w.last_heartbeat_at {
         _ if w.paused => "paused",
         None => "awaiting_agent",
@@ -59,8 +64,7 @@ pub fn status_of(w: &WorkspaceRef, now: i64, s: &Settings) -> (&'static str, boo
 /// The first moment after `now` at which the workspace would read
 /// differently by the clock alone: going offline, or idle.
 fn changes_at(w: &WorkspaceRef, now: i64, s: &Settings) -> Option<i64> {
-    let offline_after = i64::try_from(s.offline_after.as_millis()).unwrap_or(i64::MAX);
-    let idle_after = i64::try_from(s.idle_after.as_millis()).unwrap_or(i64::MAX);
+    let (offline_after, idle_after) = thresholds(s);
     let (status, idle) = status_of(w, now, s);
     if status != "online" {
         return None;
@@ -544,7 +548,7 @@ async fn heartbeat(
     if let Some(t) = &task {
         check_text("current_task", t, MAX_TASK)?;
     }
-    let offline_after = i64::try_from(state.settings.offline_after.as_millis()).unwrap_or(i64::MAX);
+    let (offline_after, _) = thresholds(&state.settings);
     let row = state
         .write(who, move |ctx, who| {
             who.check_workspace(ctx, &id, Need::Agent)?;
