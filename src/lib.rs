@@ -1,29 +1,22 @@
 //! molecule-tenant: one Molecule AI organization's admin API on embedded
-//! SQLite. See README.md for the layout.
+//! SQLite. The layers, and the one rule between them (README.md,
+//! "Architecture"; enforced by tests/architecture.rs):
+//!
+//! - `domain`: the rules, with no I/O; depends on nothing else here.
+//! - `store`: SQL, and only SQL; knows the domain, never HTTP.
+//! - `creds`, `crypto`, `ops`: the credential map, encryption at rest,
+//!   and operating the box.
+//! - `service`: the use cases; the only way in for `http` and `cli`.
+//! - `http`, `cli`: the two front doors.
 
-pub mod auth;
-pub mod backup;
-pub mod body_timeout;
-pub mod channels;
 pub mod cli;
 pub mod clock;
-pub mod commands;
 pub mod creds;
 pub mod crypto;
-pub mod data_dir;
-pub mod db;
-pub mod error;
-pub mod handshake;
-pub mod list_cache;
-pub mod metrics;
-pub mod model;
-pub mod openapi;
-pub mod org_plan;
-pub mod org_yaml;
-pub mod ratelimit;
-pub mod rotation;
-pub mod routes;
-pub mod startup;
-pub mod state;
+pub mod domain;
+pub mod http;
+pub mod ops;
+pub mod service;
+pub mod settings;
+pub mod store;
 pub mod telemetry;
-pub mod token;

@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use molecule_tenant::cli::commands;
 use molecule_tenant::cli::{Cli, Command};
-use molecule_tenant::commands;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use molecule_tenant::org_plan;
+use molecule_tenant::domain::org_plan;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(data) {

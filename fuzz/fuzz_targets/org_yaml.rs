@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use molecule_tenant::org_plan;
-use molecule_tenant::org_yaml::{self, Files};
+use molecule_tenant::domain::org_plan;
+use molecule_tenant::domain::org_yaml::{self, Files};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

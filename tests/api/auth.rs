@@ -1,7 +1,7 @@
 use std::time::Duration;
 
-use molecule_tenant::model::Role;
-use molecule_tenant::token::{generate, TokenKind};
+use molecule_tenant::domain::role::Role;
+use molecule_tenant::domain::token::{generate, TokenKind};
 use serde_json::json;
 
 use crate::helpers::{spawn_app, spawn_with};
@@ -159,7 +159,7 @@ fn failed_authentications_are_counted_and_summarised_in_the_audit_trail() {
     assert_eq!(
         app.state
             .failures
-            .total(molecule_tenant::auth::Failure::UnknownOrRevoked),
+            .total(molecule_tenant::domain::authz::Failure::UnknownOrRevoked),
         25
     );
 }

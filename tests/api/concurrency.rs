@@ -129,6 +129,6 @@ fn failing_writes_in_a_group_commit_leave_the_others_whole() {
     // Nothing of the failed ones remains: no token rows, no audit entries.
     assert_eq!(app.count("workspace_tokens"), 1 + good.len() as i64);
     assert_eq!(app.count("audit_log") - audit_before, good.len() as i64);
-    let verify = app.state.db.read(molecule_tenant::db::audit::verify).unwrap();
-    assert!(matches!(verify, molecule_tenant::db::audit::Verdict::Intact { .. }));
+    let verify = app.state.db.read(molecule_tenant::store::audit::verify).unwrap();
+    assert!(matches!(verify, molecule_tenant::store::audit::Verdict::Intact { .. }));
 }

@@ -7,10 +7,13 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::web::Data;
 use molecule_tenant::clock::Clock;
-use molecule_tenant::db::keys::{self, NewKey};
-use molecule_tenant::model::Role;
-use molecule_tenant::startup::Application;
-use molecule_tenant::state::{AppState, Settings};
+use molecule_tenant::domain::keys::NewKey;
+use molecule_tenant::domain::role::Role;
+use molecule_tenant::domain::token::{generate, TokenKind};
+use molecule_tenant::http::server::Application;
+use molecule_tenant::service::App as AppState;
+use molecule_tenant::settings::Settings;
+use molecule_tenant::store::keys;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -124,21 +127,22 @@ pub fn read_response(mut res: ureq::http::Response<ureq::Body>) -> Resp {
     }
 }
 impl TestApp {
-    /// Inserts a key through the storage layer, exactly as `mint-key` does.
+    /// Inserts a key through the storage layer, as `mint-key` does (without
+    /// its audit entry).
     pub fn seed_key(&self, name: &str, role: Role, workspaces: &[&str], expires_at: Option<i64>) -> String {
         let new = NewKey {
             name: name.into(),
             role,
-            workspaces: workspaces.iter().map(|s| s.to_string()).collect(),
+            workspaces: workspaces.iter().map(|s| s.parse().expect("a workspace id")).collect(),
             expires_at,
             created_by: "cli".into(),
         };
-        let (_, token) = self
-            .state
+        let minted = generate(TokenKind::Org).expect("RNG");
+        self.state
             .db
-            .write(self.clock.now_ms(), |ctx| keys::insert(ctx, new))
+            .write(self.clock.now_ms(), |ctx| keys::insert(ctx, &new, &minted))
             .expect("seed key");
-        token
+        minted.plaintext
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -290,7 +290,7 @@ fn a_key_in_its_grace_period_cannot_be_rotated_again() {
 #[test]
 fn a_key_may_be_bound_to_at_most_a_hundred_workspaces() {
     let app = spawn_app();
-    let ids: Vec<String> = (0..101).map(|_| molecule_tenant::model::new_id()).collect();
+    let ids: Vec<String> = (0..101).map(|_| molecule_tenant::domain::ids::new_id()).collect();
     let r = app.post("/org/tokens", &app.admin, json!({"name": "wide", "workspaces": ids}));
     assert_eq!(r.status, 400);
     assert!(r.body["error"].as_str().unwrap().contains("at most 100"));

@@ -1,4 +1,4 @@
-use molecule_tenant::token::{generate, TokenKind};
+use molecule_tenant::domain::token::{generate, TokenKind};
 use serde_json::json;
 
 use crate::helpers::spawn_app;

@@ -1,8 +1,8 @@
 //! Property tests: hostile input never panics, hangs or gets a 5xx. The
 //! same targets are fuzzed for longer by `fuzz/run.sh` (cargo-fuzz).
 
-use molecule_tenant::org_yaml::{self, Files};
-use molecule_tenant::{org_plan, token};
+use molecule_tenant::domain::org_yaml::{self, Files};
+use molecule_tenant::domain::{org_plan, token};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;

@@ -166,7 +166,7 @@ fn a_credential_map_that_missed_a_change_fails_closed_until_it_catches_up() {
     // The next successful read clears it (the watcher looks every 2 ms; a
     // failure it read just before the fix may hold it a moment longer).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.state.db.creds.is_stale() && std::time::Instant::now() < deadline {
+    while app.state.creds.is_stale() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert_eq!(app.get("/org/whoami", &app.admin).status, 200);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use molecule_tenant::db::sessions;
+use molecule_tenant::service::sessions;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_with, Resp, TestApp};
@@ -35,10 +35,12 @@ fn call(app: &TestApp, method: &str, path: &str, headers: &[(&str, &str)], body:
 
 fn link(app: &TestApp, ttl: Duration, secure: bool) -> String {
     let ms = ttl.as_millis() as i64;
-    app.state
-        .db
-        .write(app.clock.now_ms(), |ctx| sessions::create_link(ctx, "cli", ms, secure))
-        .expect("link")
+    let base = if secure {
+        "https://tenant.example"
+    } else {
+        "http://127.0.0.1"
+    };
+    sessions::login_link_on_box(&app.state.db, app.clock.now_ms(), ms, base).expect("link")
 }
 
 /// Spends a login link's code as the page behind it does; returns the

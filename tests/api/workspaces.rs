@@ -368,7 +368,7 @@ fn a_huge_subtree_is_deleted_whole_and_its_confirmation_stays_small() {
                  VALUES (?1, 'kid', 1, 'langgraph', ?2, ?3, ?3)",
             )?;
             for _ in 0..40_000 {
-                stmt.execute(rusqlite::params![molecule_tenant::model::new_id(), root, now])?;
+                stmt.execute(rusqlite::params![molecule_tenant::domain::ids::new_id(), root, now])?;
             }
             Ok(())
         })

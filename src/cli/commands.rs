@@ -1,0 +1,336 @@
+//! What each subcommand does. The CLI uses the same storage functions as
+//! the server, on the same database, so it works whether or not `serve` is
+//! running; a running server sees its changes on its next request.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+
+use super::{
+    AuditCommand, BackupArgs, DataDir, ListKeysArgs, LoginUrlArgs, MintKeyArgs, RestoreArgs, RevokeKeyArgs, RotateArgs,
+    ServeArgs,
+};
+use crate::clock::{system_now_ms, Clock};
+use crate::domain::ids::{KeyId, WorkspaceId};
+use crate::domain::keys::{expiry, WARNING};
+use crate::domain::role::{Role, ROLE_NAMES};
+use crate::domain::text::check_name;
+use crate::domain::time::{opt_rfc3339, rfc3339};
+use crate::domain::token::{self, TokenKind};
+use crate::http::server::Application;
+use crate::ops::data_dir;
+use crate::service::keys::{self, BoxMint, KeyList, Target};
+use crate::service::{audit, sessions};
+use crate::settings::Settings;
+use crate::store::audit::Verdict;
+use crate::store::{Db, StoreError};
+use crate::telemetry;
+
+fn duration(flag: &str, env: &str, value: &str) -> anyhow::Result<Duration> {
+    let value = value.trim();
+    // A bare number means seconds.
+    if let Ok(secs) = value.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(value)
+        .map_err(|e| anyhow!("{flag} ({env}): cannot read {value:?} as a duration ({e}); use e.g. 90s, 10m, 12h, 30d"))
+}
+
+fn store_err(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::Busy => anyhow!("the database stayed busy; retry"),
+        other => anyhow!(other),
+    }
+}
+
+/// A refusal's message is for people; an internal error says its cause (the
+/// operator on the box may see it).
+fn refused(e: crate::domain::Error) -> anyhow::Error {
+    match e.cause {
+        Some(cause) => anyhow!("{}: {cause}", e.message),
+        None => anyhow!("{}", e.message),
+    }
+}
+
+fn open_db(dir: &std::path::Path) -> anyhow::Result<Db> {
+    Db::open(dir).map_err(store_err).context("opening the database")
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    telemetry::init(&args.log, &args.log_format)?;
+    let mut settings = Settings::new(args.listen, args.data_dir.data_dir);
+    settings.offline_after = duration("--offline-after", "MOLECULE_OFFLINE_AFTER", &args.offline_after)?;
+    settings.idle_after = duration("--idle-after", "MOLECULE_IDLE_AFTER", &args.idle_after)?;
+    settings.approval_ttl = duration("--approval-ttl", "MOLECULE_APPROVAL_TTL", &args.approval_ttl)?;
+    if settings.approval_ttl.is_zero() {
+        bail!("--approval-ttl (MOLECULE_APPROVAL_TTL): must be longer than zero");
+    }
+    settings.secrets_key_file = args.key_file.secrets_key_file;
+    settings.body_timeout = duration("--body-timeout", "MOLECULE_BODY_TIMEOUT", &args.body_timeout)?;
+    if settings.body_timeout.is_zero() {
+        bail!("--body-timeout (MOLECULE_BODY_TIMEOUT): must be longer than zero");
+    }
+    settings.session_idle = duration("--session-idle", "MOLECULE_SESSION_IDLE", &args.session_idle)?;
+    settings.session_lifetime = duration(
+        "--session-lifetime",
+        "MOLECULE_SESSION_LIFETIME",
+        &args.session_lifetime,
+    )?;
+    if settings.session_idle.is_zero() || settings.session_lifetime.is_zero() {
+        bail!("--session-idle and --session-lifetime (MOLECULE_SESSION_IDLE, MOLECULE_SESSION_LIFETIME): must be longer than zero");
+    }
+    if let Some(url) = &args.public_url {
+        settings.public_url = Some(base_url("--public-url", "MOLECULE_PUBLIC_URL", url)?);
+    }
+    if let Some(w) = args.workers {
+        if w == 0 {
+            bail!("--workers (MOLECULE_WORKERS): must be at least 1");
+        }
+        settings.workers = w;
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings.clone(), Clock::default())?;
+        tracing::info!(
+            listen = %settings.listen, port = app.port(), data_dir = %settings.data_dir.display(),
+            live_credentials = app.state().creds.live_count(), "molecule-tenant serving"
+        );
+        app.run_until_stopped().await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn mint_key(args: MintKeyArgs) -> anyhow::Result<ExitCode> {
+    let label = args.label.ok_or_else(|| {
+        anyhow!("--label (MOLECULE_KEY_LABEL) is required: name the key, e.g. --label my-claude-agent")
+    })?;
+    check_name("label", &label, 100).map_err(|e| anyhow!("--label (MOLECULE_KEY_LABEL): {e}"))?;
+    let role = Role::parse(&args.role).ok_or_else(|| {
+        anyhow!(
+            "--role (MOLECULE_KEY_ROLE): expected one of {ROLE_NAMES}, got {:?}",
+            args.role
+        )
+    })?;
+    if let Some(bad) = args.workspaces.iter().find(|w| WorkspaceId::parse(w).is_none()) {
+        bail!("--workspace (MOLECULE_KEY_WORKSPACES): {bad:?} is not a workspace id");
+    }
+    let now = system_now_ms();
+    let expires_at = match &args.expires_in {
+        None => None,
+        Some(v) => {
+            let d = duration("--expires-in", "MOLECULE_KEY_EXPIRES_IN", v)?;
+            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            expiry(now, Some(secs), None)
+                .map_err(|e| anyhow!("--expires-in (MOLECULE_KEY_EXPIRES_IN): {}", e.message))?
+        }
+    };
+    data_dir::create(&args.data_dir.data_dir)?;
+    let db = open_db(&args.data_dir.data_dir)?;
+    let req = BoxMint {
+        label,
+        role,
+        workspaces: args.workspaces,
+        expires_at,
+    };
+    let (row, token) = keys::mint_on_box(&db, req, now)
+        .map_err(|e| anyhow!("--workspace (MOLECULE_KEY_WORKSPACES) or database: {}", refused(e)))?;
+    // A running server accepts the key before it is handed out; if the
+    // server cannot confirm, the key is still printed (it is minted).
+    let confirmed = confirm_with_server(&db, &args.data_dir.data_dir);
+    let bound = if row.workspaces.is_empty() {
+        "all workspaces".to_string()
+    } else {
+        row.workspaces
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let expires = row.expires_at.map_or("never".to_string(), |t| rfc3339(t.0));
+    eprintln!(
+        "minted org key {} (id {}, role {}, covers {bound}, expires {expires}); {WARNING}",
+        row.prefix,
+        row.id,
+        row.role.as_str()
+    );
+    println!("{token}");
+    confirmed?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits until a running server has applied this process's credential
+/// changes (handshake.rs).
+fn confirm_with_server(db: &Db, dir: &std::path::Path) -> anyhow::Result<()> {
+    let seq = db.committed_cred_seq().map_err(store_err)?;
+    crate::ops::handshake::wait_for_server(dir, seq)
+}
+
+/// An http(s) URL with no path, query or trailing slash.
+fn base_url(flag: &str, env: &str, raw: &str) -> anyhow::Result<String> {
+    let url = raw.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| anyhow!("{flag} ({env}): {raw:?} must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        bail!("{flag} ({env}): {raw:?} must be a scheme and host only, e.g. https://tenant.example.com");
+    }
+    Ok(url.to_string())
+}
+
+/// The longest a sign-in link may stay valid: it is a bearer credential
+/// that travels through terminals and chat.
+const MAX_LINK_TTL: Duration = Duration::from_secs(3600);
+
+pub fn login_url(args: LoginUrlArgs) -> anyhow::Result<ExitCode> {
+    let base = base_url("--base-url", "MOLECULE_PUBLIC_URL", &args.base_url)?;
+    let ttl = duration("--ttl", "MOLECULE_LOGIN_LINK_TTL", &args.ttl)?;
+    if ttl.is_zero() || ttl > MAX_LINK_TTL {
+        bail!("--ttl (MOLECULE_LOGIN_LINK_TTL): must be between 1s and 1h");
+    }
+    data_dir::create(&args.data_dir.data_dir)?;
+    let db = open_db(&args.data_dir.data_dir)?;
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    let code = sessions::login_link_on_box(&db, system_now_ms(), ttl_ms, &base).map_err(refused)?;
+    eprintln!(
+        "open this link in your browser within {}; it works once:",
+        humantime::format_duration(ttl)
+    );
+    println!("{base}/login?code={code}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn end_sessions(args: DataDir) -> anyhow::Result<ExitCode> {
+    data_dir::require_db(&args.data_dir)?;
+    let db = open_db(&args.data_dir)?;
+    let ended = sessions::end_all_on_box(&db, system_now_ms()).map_err(refused)?;
+    confirm_with_server(&db, &args.data_dir)?;
+    eprintln!("ended {ended} browser session(s)");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn list_keys(args: ListKeysArgs) -> anyhow::Result<ExitCode> {
+    data_dir::require_db(&args.data_dir.data_dir)?;
+    let db = open_db(&args.data_dir.data_dir)?;
+    let rows = keys::list_on_box(&db, system_now_ms()).map_err(refused)?;
+    if args.json {
+        let list = KeyList {
+            count: rows.len(),
+            tokens: rows,
+        };
+        println!("{}", serde_json::to_string(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<36}  {:<16}  {:<15}  {:<24}  {:<24}  {:<24}  NAME",
+        "ID", "PREFIX", "ROLE", "CREATED", "LAST USED", "EXPIRES"
+    );
+    for k in &rows {
+        let bound = if k.workspaces.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<String> = k.workspaces.iter().map(|w| w.to_string()).collect();
+            format!("  [bound: {}]", ids.join(","))
+        };
+        println!(
+            "{:<36}  {:<16}  {:<15}  {:<24}  {:<24}  {:<24}  {}{bound}",
+            k.id.to_string(),
+            k.prefix,
+            k.role.as_str(),
+            rfc3339(k.created_at.0),
+            opt_rfc3339(k.last_used_at.map(|t| t.0)).unwrap_or_else(|| "-".into()),
+            opt_rfc3339(k.expires_at.map(|t| t.0)).unwrap_or_else(|| "never".into()),
+            k.name,
+        );
+    }
+    eprintln!("{} live key(s)", rows.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `revoke-key` was given, resolved without ever echoing a token.
+fn revoke_target(raw: &str) -> anyhow::Result<Target> {
+    let raw = raw.trim();
+    if token::parse(raw).is_some() {
+        return Ok(Target::Token(token::hash(raw)));
+    }
+    if let Some(id) = KeyId::parse(raw) {
+        return Ok(Target::Id(id));
+    }
+    let tag = TokenKind::Org.tag();
+    let secret = raw.strip_prefix(tag).unwrap_or("");
+    if secret.len() == 8 && secret.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Ok(Target::Prefix(raw.to_string()));
+    }
+    // Never print the argument back: it may be a mistyped token.
+    bail!("ID_OR_PREFIX: give the key's id, its full 16-character prefix (e.g. mol_org_AbCd1234, see list-keys), or the whole token")
+}
+
+pub fn revoke_key(args: RevokeKeyArgs) -> anyhow::Result<ExitCode> {
+    data_dir::require_db(&args.data_dir.data_dir)?;
+    let target = revoke_target(&args.target)?;
+    let db = open_db(&args.data_dir.data_dir)?;
+    let key = keys::revoke_on_box(&db, &target, system_now_ms()).map_err(refused)?;
+    confirm_with_server(&db, &args.data_dir.data_dir)?;
+    eprintln!("revoked org key {} ({}, {:?})", key.prefix, key.id, key.name);
+    Ok(ExitCode::SUCCESS)
+}
+pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    let AuditCommand::Verify(dir) = cmd;
+    data_dir::require_db(&dir.data_dir)?;
+    let db = open_db(&dir.data_dir)?;
+    match audit::verify_on_box(&db).map_err(refused)? {
+        Verdict::Intact { entries } => {
+            println!("audit trail intact: {entries} entries");
+            Ok(ExitCode::SUCCESS)
+        }
+        Verdict::Broken { id, reason } => {
+            println!("audit trail BROKEN at entry {id}: {reason}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+pub fn rotate_secrets_key(args: RotateArgs) -> anyhow::Result<ExitCode> {
+    let dir = &args.data_dir.data_dir;
+    data_dir::require_db(dir)?;
+    let mut settings = Settings::new("", dir.clone());
+    settings.secrets_key_file = args.key_file.secrets_key_file;
+    let (path, named) = settings.key_file();
+    if named && !path.exists() {
+        bail!(
+            "the secrets key file {} does not exist (--secrets-key-file / MOLECULE_SECRETS_KEY_FILE)",
+            path.display()
+        );
+    }
+    let db = open_db(dir)?;
+    let done = crate::ops::rotation::rotate(&db, &path, system_now_ms())?;
+    eprintln!(
+        "re-encrypted {} secret(s) and {} channel(s) under key {} (was {}); the old key is kept in {}",
+        done.secrets,
+        done.channels,
+        done.new_key,
+        done.old_key,
+        crate::crypto::retired_path(&path).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    data_dir::require_db(&args.data_dir.data_dir)?;
+    let bytes = crate::ops::backup::backup(&args.data_dir.data_dir, &args.to)?;
+    eprintln!(
+        "backed up {bytes} bytes to {} (integrity checked); the secrets key file is not in it: back it up separately",
+        args.to.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    let bytes = crate::ops::backup::restore(&args.data_dir.data_dir, &args.from)?;
+    eprintln!(
+        "restored {bytes} bytes into {}; secrets open only with the key file that sealed them",
+        args.data_dir.data_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

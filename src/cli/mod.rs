@@ -1,0 +1,189 @@
+//! Command-line interface. Every flag has an environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub mod commands;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "molecule-tenant",
+    version,
+    about = "One Molecule AI tenant: the org admin API, org API keys, workspaces and workspace tokens, on embedded SQLite."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the org admin API over HTTP.
+    Serve(ServeArgs),
+    /// Mint an org API key on the box (the bootstrap for the first key).
+    /// Prints only the token on stdout; details go to stderr.
+    MintKey(MintKeyArgs),
+    /// List the live org API keys (break-glass, on the box).
+    ListKeys(ListKeysArgs),
+    /// Revoke an org API key by id or display prefix (break-glass, on the box).
+    /// A running server refuses the key from its very next request.
+    RevokeKey(RevokeKeyArgs),
+    /// Re-encrypt every secret and channel credential under a new master
+    /// key, in one transaction (safe to run while `serve` runs; an
+    /// interrupted rotation is finished or undone on the next start).
+    RotateSecretsKey(RotateArgs),
+    /// Copy the database, consistently, while `serve` runs (SQLite's online
+    /// backup). The secrets key file is not included: back it up separately.
+    Backup(BackupArgs),
+    /// Replace the database with a backup (stop `serve` first).
+    Restore(RestoreArgs),
+    /// Print a one-time sign-in link for the browser pages. It works once,
+    /// for a few minutes; opening it starts a session.
+    LoginUrl(LoginUrlArgs),
+    /// End every browser session at once (break-glass, on the box). A
+    /// running server refuses their cookies from its very next request.
+    EndSessions(DataDir),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataDir {
+    /// Directory holding the database; created (mode 0700) on first start.
+    #[arg(long, env = "MOLECULE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeyFile {
+    /// File holding the 32-byte master key for secrets (64 hex characters,
+    /// mode 0600). Default: secrets.key in the data dir, created on first start.
+    #[arg(long, env = "MOLECULE_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub data_dir: DataDir,
+    #[command(flatten)]
+    pub key_file: KeyFile,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The file to write the backup to (must not exist).
+    #[arg(long, env = "MOLECULE_BACKUP_TO")]
+    pub to: PathBuf,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The backup file to restore from.
+    #[arg(long, env = "MOLECULE_RESTORE_FROM")]
+    pub from: PathBuf,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (host:port; port 0 picks a free one).
+    #[arg(long, env = "MOLECULE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+    /// A workspace whose agent sent no heartbeat for this long reads as offline (e.g. 90s, 5m).
+    #[arg(long, env = "MOLECULE_OFFLINE_AFTER", default_value = "90s")]
+    pub offline_after: String,
+    /// An online workspace with no active tasks for this long reads as idle.
+    #[arg(long, env = "MOLECULE_IDLE_AFTER", default_value = "10m")]
+    pub idle_after: String,
+    /// How long an approval waits for a decision before it reads as denied.
+    #[arg(long, env = "MOLECULE_APPROVAL_TTL", default_value = "10m")]
+    pub approval_ttl: String,
+    #[command(flatten)]
+    pub key_file: KeyFile,
+    /// HTTP worker threads (default: one per CPU).
+    #[arg(long, env = "MOLECULE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Log filter, in tracing's EnvFilter syntax (e.g. info, debug, molecule_tenant=debug).
+    #[arg(long, env = "MOLECULE_LOG", default_value = "info")]
+    pub log: String,
+    /// A request's whole body must arrive within this long (then 408).
+    #[arg(long, env = "MOLECULE_BODY_TIMEOUT", default_value = "15s")]
+    pub body_timeout: String,
+    /// A browser session ends after this long without a request.
+    #[arg(long, env = "MOLECULE_SESSION_IDLE", default_value = "30m")]
+    pub session_idle: String,
+    /// A browser session ends this long after sign-in, whatever happens.
+    #[arg(long, env = "MOLECULE_SESSION_LIFETIME", default_value = "12h")]
+    pub session_lifetime: String,
+    /// The address people open the server at (e.g. https://tenant.example.com);
+    /// an https one makes session cookies Secure.
+    #[arg(long, env = "MOLECULE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, env = "MOLECULE_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct LoginUrlArgs {
+    /// The address people open the server at; an https one makes the
+    /// session cookie Secure.
+    #[arg(long, env = "MOLECULE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub base_url: String,
+    /// How long the link stays valid (e.g. 10m, at most 1h).
+    #[arg(long, env = "MOLECULE_LOGIN_LINK_TTL", default_value = "10m")]
+    pub ttl: String,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+}
+
+#[derive(Args, Debug)]
+pub struct MintKeyArgs {
+    /// A name for the key, e.g. zapier or my-claude-agent (at most 100 characters).
+    #[arg(long, env = "MOLECULE_KEY_LABEL")]
+    pub label: Option<String>,
+    /// The key's role: admin, workspace-write or read-only.
+    #[arg(long, env = "MOLECULE_KEY_ROLE", default_value = "admin")]
+    pub role: String,
+    /// Bind the key to a workspace (and its descendants); repeat for several.
+    /// In the environment, separate ids with commas.
+    #[arg(long = "workspace", env = "MOLECULE_KEY_WORKSPACES", value_delimiter = ',')]
+    pub workspaces: Vec<String>,
+    /// Make the key expire after this long (e.g. 30d, 12h, 90m). Default: never.
+    #[arg(long, env = "MOLECULE_KEY_EXPIRES_IN")]
+    pub expires_in: Option<String>,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+}
+
+#[derive(Args, Debug)]
+pub struct ListKeysArgs {
+    /// Print JSON (the same shape as GET /org/tokens) instead of a table.
+    #[arg(long, env = "MOLECULE_JSON")]
+    pub json: bool,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+}
+
+#[derive(Args, Debug)]
+pub struct RevokeKeyArgs {
+    /// The key's id, its full display prefix (e.g. mol_org_AbCd1234), or the whole token.
+    #[arg(value_name = "ID_OR_PREFIX")]
+    pub target: String,
+    #[command(flatten)]
+    pub data_dir: DataDir,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check that every audit entry is intact and chained to the one before.
+    Verify(DataDir),
+}

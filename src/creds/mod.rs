@@ -1,0 +1,310 @@
+//! Every live credential (org keys, workspace tokens, browser sessions), in
+//! memory, keyed by the blake3 hash of the token.
+//!
+//! The map is only ever filled from committed rows: at start-up, right
+//! after a write that changed a credential, before its response (the store
+//! tells it, `CommitObserver`), and when another process has changed one
+//! (`Follower`). If a fill fails, the map is marked stale and no
+//! credential is accepted (503) until one succeeds: a revocation that did
+//! not reach memory must not leave the key working. Each fill reads one
+//! snapshot and is applied only if that snapshot is newer than the last
+//! one applied, so an older read can never re-insert a key that a newer
+//! revocation removed. A miss means unknown or revoked, never "not loaded
+//! yet". Expiry is checked on every lookup against the caller's clock, not
+//! by a sweeper.
+
+mod credential;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use rusqlite::Connection;
+
+pub use credential::{CredKind, Credential, Shown};
+
+use crate::domain::authz::Failure;
+use crate::domain::ids::{KeyId, SessionId, TokenId, WorkspaceId};
+use crate::store::creds::{self as rows, CredRow, CredRowKind};
+use crate::store::{self, CommitObserver, Db, StoreResult};
+
+/// The map's key: the first 16 bytes of a token's blake3 hash. Finding a
+/// token that matches a live one on 128 bits is a 2^128 search; the full
+/// hash stays in the database.
+pub type Key = [u8; 16];
+
+pub fn key(hash: &[u8; 32]) -> Key {
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&hash[..16]);
+    k
+}
+
+/// A pending `last_used_at` write.
+#[derive(Debug, Clone, Copy)]
+pub enum Usage {
+    Key(KeyId, i64),
+    Token(TokenId, i64),
+    Session(SessionId, i64),
+}
+
+pub struct CredCache {
+    map: RwLock<HashMap<Key, Arc<Credential>>>,
+    /// The highest `cred_seq` applied; -1 before the first load.
+    seen: AtomicI64,
+    /// Serialises applying snapshots (not reading them).
+    apply: Mutex<()>,
+    /// A committed change could not be applied: see the module comment.
+    stale: AtomicBool,
+}
+
+impl Default for CredCache {
+    fn default() -> Self {
+        CredCache {
+            map: RwLock::default(),
+            seen: AtomicI64::new(-1),
+            apply: Mutex::new(()),
+            stale: AtomicBool::new(false),
+        }
+    }
+}
+
+/// A row as a credential, or `None` when its ids are not this server's
+/// canonical UUIDs (a row written by hand): such a row cannot authenticate.
+fn credential(
+    prefix: &str,
+    id: &str,
+    kind: CredRowKind,
+    expires_at: Option<i64>,
+    last_used: Option<i64>,
+) -> Option<Credential> {
+    let kind = match kind {
+        CredRowKind::Org { role, bindings } => CredKind::Org {
+            id: KeyId::parse(id)?,
+            role,
+            // A binding that does not parse must not leave the key unbound.
+            workspaces: store_bindings(bindings)?,
+        },
+        CredRowKind::Workspace { workspace_id } => CredKind::Workspace {
+            id: TokenId::parse(id)?,
+            workspace_id: WorkspaceId::parse(workspace_id)?,
+        },
+        CredRowKind::Session { idle_ms } => CredKind::Session {
+            id: SessionId::parse(id)?,
+            idle_ms,
+        },
+    };
+    Some(Credential::new(prefix, kind, expires_at, last_used))
+}
+
+fn store_bindings(list: Option<&str>) -> Option<Box<[WorkspaceId]>> {
+    let mut ids = Vec::new();
+    for s in list.unwrap_or_default().split(',').filter(|s| !s.is_empty()) {
+        ids.push(WorkspaceId::parse(s)?);
+    }
+    ids.sort();
+    Some(ids.into())
+}
+
+impl CredCache {
+    pub fn seen_seq(&self) -> i64 {
+        self.seen.load(Ordering::Acquire)
+    }
+
+    /// The live, unexpired credential for a token hash, marking it used
+    /// (unless `poll` and it is a session: background refreshes do not keep
+    /// a session from going idle); otherwise why not (for counting only:
+    /// callers answer both alike).
+    pub fn authenticate(&self, hash: &[u8; 32], now: i64, poll: bool) -> Result<Arc<Credential>, Failure> {
+        let cred = self
+            .map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key(hash))
+            .cloned()
+            .ok_or(Failure::UnknownOrRevoked)?;
+        if cred.is_expired(now) {
+            return Err(Failure::Expired);
+        }
+        if !(poll && cred.is_session()) {
+            cred.last_used.fetch_max(now, Ordering::Relaxed);
+        }
+        Ok(cred)
+    }
+
+    /// Drops credentials that can never work again (expired, or sessions
+    /// gone idle: neither can come back), so a long-running server's map
+    /// does not grow with every session ever opened.
+    pub fn prune_expired(&self, now: i64) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, c| !c.is_expired(now));
+    }
+
+    /// The in-memory last use of a credential, which may be newer than the
+    /// database's until the next flush.
+    pub fn last_used(&self, hash: &[u8; 32]) -> Option<i64> {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key(hash))
+            .and_then(|c| c.last_used())
+    }
+
+    pub fn live_count(&self) -> usize {
+        self.map.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Unexpired credentials in memory: (org keys, workspace tokens,
+    /// browser sessions).
+    pub fn live_by_kind(&self, now: i64) -> (usize, usize, usize) {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.values()
+            .filter(|c| !c.is_expired(now))
+            .fold((0, 0, 0), |(o, w, s), c| match c.kind {
+                CredKind::Org { .. } => (o + 1, w, s),
+                CredKind::Workspace { .. } => (o, w + 1, s),
+                CredKind::Session { .. } => (o, w, s + 1),
+            })
+    }
+
+    /// Applies every change committed since the last sync, read from `conn`
+    /// (which must not be inside a transaction).
+    pub fn sync(&self, conn: &Connection) -> StoreResult<()> {
+        self.apply_since(conn)?;
+        self.stale.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    pub fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Acquire)
+    }
+
+    pub fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Release);
+    }
+
+    fn apply_since(&self, conn: &Connection) -> StoreResult<()> {
+        // The counter and the rows come from one read snapshot.
+        let tx = conn.unchecked_transaction()?;
+        let seq = rows::committed_seq(&tx)?;
+        let seen = self.seen_seq();
+        if seq <= seen {
+            return Ok(());
+        }
+        let mut changes: Vec<([u8; 32], Option<Credential>)> = Vec::new();
+        rows::changed_since(&tx, seen, |row| match row {
+            CredRow::Gone(hash) => changes.push((hash, None)),
+            CredRow::Live {
+                hash,
+                id,
+                prefix,
+                kind,
+                expires_at,
+                last_used,
+            } => {
+                let cred = credential(prefix, id, kind, expires_at, last_used);
+                if cred.is_none() {
+                    tracing::error!("a credential row has a malformed id; it cannot be used");
+                }
+                changes.push((hash, cred));
+            }
+        })?;
+        drop(tx);
+        let _applying = self.apply.lock().unwrap_or_else(|e| e.into_inner());
+        if seq <= self.seen_seq() {
+            // A newer snapshot was applied while this one was read.
+            return Ok(());
+        }
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        for (hash, change) in changes {
+            let hash = key(&hash);
+            match change {
+                Some(cred) => {
+                    if let Some(old) = map.get(&hash) {
+                        cred.last_used
+                            .fetch_max(old.last_used.load(Ordering::Relaxed), Ordering::Relaxed);
+                        cred.flushed
+                            .store(old.flushed.load(Ordering::Relaxed), Ordering::Relaxed);
+                    }
+                    map.insert(hash, Arc::new(cred));
+                }
+                None => {
+                    map.remove(&hash);
+                }
+            }
+        }
+        self.seen.store(seq, Ordering::Release);
+        Ok(())
+    }
+
+    /// Uses not yet written to the database. They are marked flushed at
+    /// once; a failed flush only loses a timestamp.
+    pub fn take_unflushed(&self) -> Vec<Usage> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.values()
+            .filter_map(|c| {
+                let used = c.last_used.load(Ordering::Relaxed);
+                let before = c.flushed.fetch_max(used, Ordering::Relaxed);
+                (used > before).then_some(match c.kind {
+                    CredKind::Org { id, .. } => Usage::Key(id, used),
+                    CredKind::Workspace { id, .. } => Usage::Token(id, used),
+                    CredKind::Session { id, .. } => Usage::Session(id, used),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The store tells the map about every commit that changed a credential,
+/// before the write is answered. The write is committed: a failed sync must
+/// not turn it into an error (a mint's token would be lost, a revoke
+/// retried into a 404). It is retried here, and the follower reads the
+/// change again anyway (data_version has moved for its connection).
+impl CommitObserver for CredCache {
+    fn credentials_committed(&self, conn: &Connection) {
+        let mut tries = 0;
+        while let Err(e) = self.sync(conn) {
+            tries += 1;
+            if tries == 3 {
+                tracing::error!(error = %e, "credential map sync after a commit failed; refusing credentials until the watcher catches up");
+                self.mark_stale();
+                break;
+            }
+        }
+    }
+
+    fn lost_track(&self) {
+        self.mark_stale();
+    }
+}
+
+/// Follows commits made through other connections (the CLI on the box).
+pub struct Follower {
+    conn: Connection,
+    data_version: i64,
+}
+
+impl Follower {
+    /// Loads every live credential, and starts following from there.
+    pub fn start(db: &Db, creds: &CredCache) -> StoreResult<Follower> {
+        let conn = db.open_reader()?;
+        let data_version = store::data_version(&conn)?;
+        creds.sync(&conn)?;
+        Ok(Follower { conn, data_version })
+    }
+
+    /// One look for commits made through other connections since the last:
+    /// `PRAGMA data_version` moves when any other connection has committed,
+    /// and only then is a snapshot of the changed credentials read. Returns
+    /// the credential sequence number the map now reflects. The version is
+    /// read before the snapshot, so a commit between the two is read now
+    /// and again next time, never missed.
+    pub fn follow(&mut self, db: &Db, creds: &CredCache) -> StoreResult<i64> {
+        let dv = store::data_version(&self.conn).inspect_err(|_| creds.mark_stale())?;
+        if dv != self.data_version || creds.is_stale() {
+            db.bump_generation();
+            creds.sync(&self.conn).inspect_err(|_| creds.mark_stale())?;
+            self.data_version = dv;
+        }
+        Ok(creds.seen_seq())
+    }
+}

@@ -1,0 +1,158 @@
+//! What handlers take from a request: the authenticated caller (from a
+//! bearer header or the session cookie), and JSON bodies that may be left
+//! out.
+
+use std::future::{ready, Ready};
+
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+use super::error::{invalid_json, ApiError};
+use crate::domain::token::{self, TokenKind};
+use crate::domain::{Code, Error};
+use crate::service::auth::{self, Presented};
+use crate::service::{App, Principal};
+
+/// The name of the browser session cookie: `__Host-` when it is Secure.
+pub const SESSION_COOKIE: &str = "molecule_session";
+pub const SECURE_SESSION_COOKIE: &str = "__Host-molecule_session";
+/// The header the pages send with every cookie-authenticated write. A page
+/// on another site cannot add a custom header to a cross-site request
+/// without a CORS preflight, which this server never grants for cookies.
+pub const CSRF_HEADER: &str = "x-molecule-ui";
+/// The header the pages send on background refreshes.
+const POLL_HEADER: &str = "x-molecule-poll";
+
+pub fn client_addr(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// The session cookie's value, if the request carries one.
+fn session_cookie(req: &HttpRequest) -> Option<String> {
+    req.cookie(SECURE_SESSION_COOKIE)
+        .or_else(|| req.cookie(SESSION_COOKIE))
+        .map(|c| c.value().to_string())
+}
+
+fn app(req: &HttpRequest) -> Result<&App, ApiError> {
+    req.app_data::<web::Data<App>>()
+        .map(|d| d.get_ref())
+        .ok_or_else(|| ApiError(Error::internal("application state missing")))
+}
+
+/// Refuses a cookie-authenticated write that may come from another site:
+/// it must carry the pages' header, and an `Origin` (browsers send one on
+/// every cross-origin write) must name this very host.
+pub fn check_same_site(req: &HttpRequest) -> Result<(), ApiError> {
+    if req.method().is_safe() {
+        return Ok(());
+    }
+    let refused = || {
+        ApiError(Error::new(
+            Code::CrossSiteRequest,
+            "a write with the session cookie must come from this server's own pages \
+             (X-Molecule-UI header, same Origin); scripts should use an org API key",
+        ))
+    };
+    if req.headers().get(CSRF_HEADER).is_none() {
+        return Err(refused());
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+        let same_host = host.is_some() && origin.split_once("://").map(|(_, rest)| rest) == host;
+        // Behind a proxy that rewrites Host, the operator's public URL is
+        // the page's origin.
+        let public = app(req).ok().and_then(|a| a.settings.public_url.as_deref());
+        if !same_host && public != Some(origin) {
+            return Err(refused());
+        }
+    }
+    if let Some(site) = req.headers().get("sec-fetch-site") {
+        if site.as_bytes() != b"same-origin" {
+            return Err(refused());
+        }
+    }
+    Ok(())
+}
+
+/// The caller's credential, left in request extensions so the access log
+/// can name it by display prefix (never by token).
+#[derive(Clone)]
+pub struct Caller(pub std::sync::Arc<crate::creds::Credential>);
+
+fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let app = app(req)?;
+    // A bearer token wins over a cookie.
+    let cookie;
+    let (token, from_cookie) = match bearer(req) {
+        Some(t) => (t, false),
+        None => {
+            cookie = session_cookie(req);
+            match cookie.as_deref() {
+                Some(c) => (c, true),
+                None => ("", false),
+            }
+        }
+    };
+    if from_cookie && token::parse(token) == Some(TokenKind::Session) {
+        check_same_site(req)?;
+    }
+    let presented = Presented {
+        token,
+        from_cookie,
+        poll: from_cookie && req.headers().contains_key(POLL_HEADER),
+    };
+    let who = auth::authenticate(app, presented, client_addr(req))?;
+    // For the access log, which names the caller only at debug level.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        req.extensions_mut().insert(Caller(who.cred.clone()));
+    }
+    Ok(who)
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Ready<Result<Principal, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+/// A JSON body that may be left out entirely. Unlike `Option<Json<T>>`,
+/// which silently treats a malformed body as absent, a body that is present
+/// must parse, or the request gets a 400.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await.map_err(|e| {
+                let status = e.as_response_error().status_code();
+                let code = if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    Code::PayloadTooLarge
+                } else {
+                    Code::BadRequest
+                };
+                ApiError(Error::new(code, e.to_string()))
+            })?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            serde_json::from_slice(&bytes)
+                .map(|v| OptionalJson(Some(v)))
+                .map_err(invalid_json)
+        })
+    }
+}

@@ -1,0 +1,39 @@
+//! Approvals: the agent asks and polls; a person decides.
+
+use actix_web::{web, HttpResponse};
+
+use crate::http::error::ApiResult;
+use crate::service::approvals::{self, Decision, RequestApproval};
+use crate::service::{App, Principal};
+
+pub async fn request(
+    app: web::Data<App>,
+    who: Principal,
+    id: web::Path<String>,
+    body: web::Json<RequestApproval>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Created().json(approvals::request(&app, who, &id, body.into_inner()).await?))
+}
+
+pub async fn list(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(approvals::list_for_workspace(&app, who, &id).await?))
+}
+
+pub async fn get(app: web::Data<App>, who: Principal, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+    let (id, approval) = path.into_inner();
+    Ok(HttpResponse::Ok().json(approvals::get(&app, who, &id, &approval).await?))
+}
+
+pub async fn pending(app: web::Data<App>, who: Principal) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(approvals::list_pending(&app, who).await?))
+}
+
+pub async fn decide(
+    app: web::Data<App>,
+    who: Principal,
+    path: web::Path<(String, String)>,
+    body: web::Json<Decision>,
+) -> ApiResult<HttpResponse> {
+    let (id, approval) = path.into_inner();
+    Ok(HttpResponse::Ok().json(approvals::decide(&app, who, &id, &approval, body.into_inner()).await?))
+}

@@ -1,0 +1,16 @@
+//! Bundles: a workspace tree as one JSON document.
+
+use actix_web::{web, HttpResponse};
+
+use crate::domain::bundle::Bundle;
+use crate::http::error::ApiResult;
+use crate::service::bundles;
+use crate::service::{App, Principal};
+
+pub async fn import(app: web::Data<App>, who: Principal, body: web::Json<Bundle>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Created().json(bundles::import(&app, who, body.into_inner()).await?))
+}
+
+pub async fn export(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(bundles::export(&app, who, &id).await?))
+}

@@ -1,0 +1,91 @@
+//! Workspace templates, the plugin registry, the allowlist, and plugins
+//! installed on workspaces.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::error::ApiResult;
+use crate::service::catalog::{self, ImportTemplate, Install, PutAllowlist, RegisterPlugin};
+use crate::service::{App, Principal};
+
+pub async fn import_template(
+    app: web::Data<App>,
+    who: Principal,
+    body: web::Json<ImportTemplate>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Created().json(catalog::import_template(&app, who, body.into_inner()).await?))
+}
+
+pub async fn list_templates(app: web::Data<App>, who: Principal) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(catalog::list_templates(&app, who).await?))
+}
+
+pub async fn register_plugin(
+    app: web::Data<App>,
+    who: Principal,
+    body: web::Json<RegisterPlugin>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Created().json(catalog::register_plugin(&app, who, body.into_inner()).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeQuery {
+    runtime: Option<String>,
+}
+
+pub async fn list_plugins(app: web::Data<App>, who: Principal, q: web::Query<RuntimeQuery>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(catalog::list_plugins(&app, who, q.into_inner().runtime).await?))
+}
+
+pub async fn plugin_sources(who: Principal) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(catalog::plugin_sources(&who)?))
+}
+
+pub async fn get_allowlist(app: web::Data<App>, who: Principal) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(catalog::get_allowlist(&app, who).await?))
+}
+
+pub async fn put_allowlist(
+    app: web::Data<App>,
+    who: Principal,
+    body: web::Json<PutAllowlist>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(catalog::put_allowlist(&app, who, body.into_inner()).await?))
+}
+
+pub async fn install(
+    app: web::Data<App>,
+    who: Principal,
+    id: web::Path<String>,
+    body: web::Json<Install>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(catalog::install(&app, who, &id, body.into_inner()).await?))
+}
+
+pub async fn list_installed(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(catalog::list_installed(&app, who, &id).await?))
+}
+
+pub async fn uninstall(
+    app: web::Data<App>,
+    who: Principal,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, name) = path.into_inner();
+    Ok(HttpResponse::Ok().json(catalog::uninstall(&app, who, &id, name).await?))
+}
+
+/// The agent fetches an installed plugin's files with its own token.
+pub async fn download(
+    app: web::Data<App>,
+    who: Principal,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, name) = path.into_inner();
+    let p = catalog::download(&app, who, &id, name).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "name": p.name, "version": p.version, "sha256": p.sha256, "files": p.files,
+    })))
+}

@@ -1,0 +1,39 @@
+//! Channels: `/channels/adapters` and `/workspaces/{id}/channels`.
+
+use actix_web::{web, HttpResponse};
+
+use crate::http::error::ApiResult;
+use crate::service::channels::{self, CreateChannel, PatchChannel};
+use crate::service::{App, Principal};
+
+pub async fn adapters(who: Principal) -> HttpResponse {
+    HttpResponse::Ok().json(channels::list_adapters(&who))
+}
+
+pub async fn list(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(channels::list(&app, who, &id).await?))
+}
+
+pub async fn create(
+    app: web::Data<App>,
+    who: Principal,
+    id: web::Path<String>,
+    body: web::Json<CreateChannel>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Created().json(channels::create(&app, who, &id, body.into_inner()).await?))
+}
+
+pub async fn patch(
+    app: web::Data<App>,
+    who: Principal,
+    path: web::Path<(String, String)>,
+    body: web::Json<PatchChannel>,
+) -> ApiResult<HttpResponse> {
+    let (id, channel) = path.into_inner();
+    Ok(HttpResponse::Ok().json(channels::patch(&app, who, &id, &channel, body.into_inner()).await?))
+}
+
+pub async fn delete(app: web::Data<App>, who: Principal, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+    let (id, channel) = path.into_inner();
+    Ok(HttpResponse::Ok().json(channels::delete(&app, who, &id, &channel).await?))
+}

@@ -1,0 +1,95 @@
+//! `/org/templates` and `POST /org/import`: a template arrives as JSON, or
+//! as the org YAML itself.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use crate::domain::{Code, Error};
+use crate::http::error::{invalid_json, ApiError, ApiResult};
+use crate::service::import::{self, ImportJson, Options, Outcome, Source};
+use crate::service::templates::{self, Upload};
+use crate::service::{App, Principal};
+
+fn is_yaml(req: &HttpRequest) -> bool {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    matches!(
+        ct.as_str(),
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml"
+    )
+}
+
+fn utf8(body: web::Bytes) -> Result<String, ApiError> {
+    String::from_utf8(body.to_vec()).map_err(|_| ApiError(Error::invalid("the YAML body must be UTF-8")))
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(invalid_json)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceQuery {
+    #[serde(default)]
+    replace: bool,
+}
+
+pub async fn register(
+    app: web::Data<App>,
+    who: Principal,
+    req: HttpRequest,
+    query: web::Query<ReplaceQuery>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    who.org_wide(crate::domain::role::Role::Admin)?;
+    let upload = if is_yaml(&req) {
+        Upload::Yaml(utf8(body)?)
+    } else {
+        Upload::Json(json_body(&body)?)
+    };
+    Ok(HttpResponse::Created().json(templates::register(&app, who, upload, query.replace).await?))
+}
+
+pub async fn list(app: web::Data<App>, who: Principal) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(templates::list(&app, who).await?))
+}
+
+pub async fn get(app: web::Data<App>, who: Principal, dir: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(templates::get(&app, who, dir.into_inner()).await?))
+}
+
+pub async fn delete(app: web::Data<App>, who: Principal, dir: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(templates::delete(&app, who, dir.into_inner()).await?))
+}
+
+pub async fn import(
+    app: web::Data<App>,
+    who: Principal,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    who.org_wide(crate::domain::role::Role::Admin)?;
+    let source = if is_yaml(&req) {
+        let opts = web::Query::<Options>::from_query(req.query_string())
+            .map_err(|e| ApiError(Error::new(Code::InvalidQuery, format!("invalid query string: {e}"))))?
+            .into_inner();
+        Source::Yaml(utf8(body)?, opts)
+    } else {
+        if !req.query_string().is_empty() {
+            // Ignoring ?dry_run=true here would run a real import.
+            return Err(ApiError(Error::invalid(
+                "with a JSON body, give mode, dry_run and force in the body, not the query string",
+            )));
+        }
+        Source::Json(json_body::<ImportJson>(&body)?)
+    };
+    Ok(match import::run(&app, who, source).await? {
+        Outcome::Planned(plan) => HttpResponse::Ok().json(plan),
+        Outcome::Imported(result) => HttpResponse::Created().json(result),
+    })
+}

@@ -1,0 +1,28 @@
+//! `/workspaces/{id}/tokens`: the workspace's own credentials.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::http::error::ApiResult;
+use crate::http::extract::OptionalJson;
+use crate::service::ws_tokens::{self, MintTokenRequest};
+use crate::service::{App, Principal};
+
+pub async fn list(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(ws_tokens::list(&app, who, &id).await?))
+}
+
+pub async fn mint(
+    app: web::Data<App>,
+    who: Principal,
+    id: web::Path<String>,
+    body: OptionalJson<MintTokenRequest>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Created().json(ws_tokens::mint_for(&app, who, &id, body.0).await?))
+}
+
+pub async fn revoke(app: web::Data<App>, who: Principal, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+    let (ws, token) = path.into_inner();
+    let id = ws_tokens::revoke(&app, who, &ws, &token).await?;
+    Ok(HttpResponse::Ok().json(json!({ "status": "revoked", "id": id })))
+}

@@ -1,0 +1,87 @@
+//! What wraps every request: a tracing span and request metrics on the
+//! way in and out, and a deadline on reading the body.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{ConnectionType, Method};
+use actix_web::{web, HttpMessage, ResponseError};
+
+use super::body_timeout;
+use super::error::ApiError;
+use super::extract::Caller;
+use super::metrics::RequestMetrics;
+use crate::domain::{Code, Error};
+
+/// Numbers requests, for the span that follows each through the blocking
+/// pool and the writer.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A request on its way through: when it started, and what it was.
+pub struct Observed {
+    method: Method,
+    started: Instant,
+    metrics: Option<web::Data<RequestMetrics>>,
+    pub span: tracing::Span,
+}
+
+impl Observed {
+    pub fn start(req: &ServiceRequest) -> Observed {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        Observed {
+            method: req.method().clone(),
+            started: Instant::now(),
+            metrics: req.app_data::<web::Data<RequestMetrics>>().cloned(),
+            span: tracing::debug_span!("request", id, method = %req.method(), path = req.path()),
+        }
+    }
+
+    /// Counts the answer by route pattern (never the raw path), and logs
+    /// failures (every request at debug level).
+    pub fn finish<B>(self, res: &ServiceResponse<B>) {
+        let status = res.status().as_u16();
+        let seconds = self.started.elapsed().as_secs_f64();
+        if let Some(m) = &self.metrics {
+            let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+            m.observe(self.method.as_str(), &route, status, seconds);
+        }
+        if status >= 500 || tracing::enabled!(tracing::Level::DEBUG) {
+            let req = res.request();
+            let caller = req.extensions().get::<Caller>().map(|c| c.0.prefix());
+            let (method, path, ms) = (&self.method, req.path(), seconds * 1000.0);
+            let _in = self.span.enter();
+            if status >= 500 {
+                tracing::error!(%method, %path, status, ms, caller, "request failed");
+            } else {
+                tracing::debug!(%method, %path, status, ms, caller, "request");
+            }
+        }
+    }
+}
+
+/// Puts the body deadline on a request (see body_timeout.rs).
+pub fn limit_body(req: &mut ServiceRequest, within: Duration) -> Option<body_timeout::Expired> {
+    body_timeout::limit(req, within)
+}
+
+/// A request whose body ran out of time gets a 408 that closes the
+/// connection, whatever the handler answered.
+pub fn after_deadline<B: MessageBody>(
+    res: ServiceResponse<B>,
+    expired: Option<body_timeout::Expired>,
+    within: Duration,
+) -> ServiceResponse<EitherBody<B>> {
+    if !expired.is_some_and(|e| e.hit()) {
+        return res.map_into_left_body();
+    }
+    let err = ApiError(Error::new(
+        Code::RequestTimeout,
+        format!("the request body did not arrive within {} s", within.as_secs()),
+    ));
+    let (req, _) = res.into_parts();
+    let mut body = err.error_response();
+    body.head_mut().set_connection_type(ConnectionType::Close);
+    ServiceResponse::new(req, body.map_into_right_body())
+}

@@ -1,0 +1,181 @@
+//! The server's two background threads: the watcher, which follows
+//! commits made by other processes (the CLI on the box), and the flusher,
+//! which writes usage and failed-authentication summaries off the request
+//! path.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::App;
+use crate::creds::{Follower, Usage};
+use crate::domain::audit::{Action, Actor};
+use crate::ops::handshake;
+use crate::store::{audit, keys, sessions, tokens, StoreError};
+
+/// A thread that runs until dropped.
+struct Worker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    fn spawn(name: &str, run: impl FnOnce(Arc<AtomicBool>) + Send + 'static) -> std::io::Result<Worker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || run(s))?;
+        Ok(Worker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread and waits for it; true the first time.
+    fn halt(&mut self) -> bool {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take() {
+            Some(t) => {
+                t.thread().unpark();
+                let _ = t.join();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Applies commits made by other processes to the credential map, and
+/// records what it has applied for the CLI to wait on (ops/handshake.rs).
+pub struct Watch(Worker);
+
+impl Watch {
+    pub fn start(app: Arc<App>, mut follower: Follower) -> anyhow::Result<Watch> {
+        let dir = app.settings.data_dir.clone();
+        let mut recorded = app.creds.seen_seq();
+        handshake::record(&dir, recorded).context("writing serve.synced")?;
+        let worker = Worker::spawn("watcher", move |stop| {
+            let mut failing = false;
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::park_timeout(handshake::WATCH_INTERVAL);
+                let res = follower.follow(&app.db, &app.creds).and_then(|seq| {
+                    if seq != recorded {
+                        handshake::record(&dir, seq).map_err(|e| StoreError::Other(e.to_string()))?;
+                        recorded = seq;
+                    }
+                    Ok(())
+                });
+                app.following.store(res.is_ok(), Ordering::Relaxed);
+                // Said once per outage, not every 2 ms.
+                match res {
+                    Err(e) if !failing => {
+                        tracing::error!(error = %e, "cannot follow changes made on the box; CLI changes wait");
+                        failing = true;
+                    }
+                    Ok(()) if failing => {
+                        tracing::info!("following changes made on the box again");
+                        failing = false;
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .context("starting the watcher thread")?;
+        Ok(Watch(worker))
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.0.halt();
+    }
+}
+
+/// Writes in-memory `last_used_at` values and summarises failed
+/// authentications into the audit trail, off the request path; and once
+/// more when stopped.
+pub struct Flusher {
+    worker: Worker,
+    app: Arc<App>,
+}
+
+impl Flusher {
+    pub fn start(app: Arc<App>) -> anyhow::Result<Flusher> {
+        let st = app.clone();
+        let worker = Worker::spawn("flusher", move |stop| {
+            let mut last_summary = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::park_timeout(st.settings.flush_interval);
+                flush_usage(&st);
+                if last_summary.elapsed() >= st.settings.failure_audit_interval {
+                    summarise_failures(&st);
+                    // After the flush above, so no last use is lost.
+                    st.creds.prune_expired(st.now());
+                    last_summary = Instant::now();
+                }
+            }
+        })
+        .context("starting the flusher thread")?;
+        Ok(Flusher { worker, app })
+    }
+
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if self.worker.halt() {
+            flush_usage(&self.app);
+            summarise_failures(&self.app);
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+pub fn flush_usage(app: &App) {
+    let used = app.creds.take_unflushed();
+    if used.is_empty() {
+        return;
+    }
+    let res = app.db.write(&app.clock, |ctx| {
+        for u in &used {
+            match *u {
+                Usage::Key(id, at) => keys::touch(ctx, id, at)?,
+                Usage::Token(id, at) => tokens::touch(ctx, id, at)?,
+                Usage::Session(id, at) => sessions::touch(ctx, id, at)?,
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = res {
+        tracing::warn!(error = %e, "could not record key usage");
+    }
+}
+
+fn summarise_failures(app: &App) {
+    let pending = app.failures.take_pending();
+    if pending.is_empty() {
+        return;
+    }
+    let res = app.db.write(&app.clock, |ctx| {
+        for (client, count) in &pending {
+            let actor = Actor {
+                name: "anonymous".into(),
+                client: Some(client.clone()),
+            };
+            audit::append(ctx, &actor, Action::AuthFailed, None, json!({ "count": count }))?;
+        }
+        Ok(())
+    });
+    if let Err(e) = res {
+        tracing::warn!(error = %e, "could not record failed authentications");
+    }
+}

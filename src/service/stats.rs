@@ -1,0 +1,45 @@
+//! What `/metrics` reports beyond request counts: credentials, workspaces
+//! by status, pending approvals, failed authentications.
+
+use std::collections::BTreeMap;
+
+use super::{App, Principal};
+use crate::domain::authz::Failure;
+use crate::domain::role::Role;
+use crate::domain::workspace::Status;
+use crate::domain::Result;
+use crate::store::stats;
+
+pub struct Gauges {
+    /// (org keys, workspace tokens, browser sessions), live and unexpired.
+    pub credentials: (usize, usize, usize),
+    pub workspaces: BTreeMap<&'static str, u64>,
+    pub idle: u64,
+    pub pending_approvals: i64,
+    pub failures: Vec<(Failure, u64)>,
+}
+
+pub async fn gauges(app: &App, who: Principal) -> Result<Gauges> {
+    who.org_wide(Role::ReadOnly)?;
+    let now = app.now();
+    let t = app.settings.thresholds();
+    let (workspaces, idle, pending) = app
+        .read(move |conn| {
+            let mut by_status: BTreeMap<&'static str, u64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+            let mut idle = 0;
+            stats::each_liveness(conn, |w| {
+                let (status, is_idle) = w.status(now, t);
+                *by_status.entry(status.as_str()).or_default() += 1;
+                idle += u64::from(is_idle);
+            })?;
+            Ok((by_status, idle, stats::pending_approvals(conn, now)?))
+        })
+        .await?;
+    Ok(Gauges {
+        credentials: app.creds.live_by_kind(now),
+        workspaces,
+        idle,
+        pending_approvals: pending,
+        failures: Failure::ALL.iter().map(|f| (*f, app.failures.total(*f))).collect(),
+    })
+}

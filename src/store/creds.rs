@@ -1,0 +1,123 @@
+//! What the in-memory credential map is filled from: every credential row
+//! (org keys, workspace tokens, sessions) changed since a sequence number,
+//! borrowed straight from SQLite's buffers (a server may load hundreds of
+//! thousands at start-up).
+
+use rusqlite::Connection;
+
+use super::StoreResult;
+use crate::domain::role::Role;
+
+/// How many characters of a session's id show where a key shows its prefix.
+pub const SESSION_PREFIX_CHARS: usize = 8;
+
+/// One credential row as it stands.
+pub enum CredRow<'a> {
+    /// Revoked (or deleted): forget this hash.
+    Gone([u8; 32]),
+    Live {
+        hash: [u8; 32],
+        id: &'a str,
+        /// What lists and logs show (a session's first id characters).
+        prefix: &'a str,
+        kind: CredRowKind<'a>,
+        expires_at: Option<i64>,
+        last_used: Option<i64>,
+    },
+}
+
+pub enum CredRowKind<'a> {
+    /// `bindings`: the bound workspace ids, comma-separated.
+    Org {
+        role: Role,
+        bindings: Option<&'a str>,
+    },
+    Workspace {
+        workspace_id: &'a str,
+    },
+    Session {
+        idle_ms: i64,
+    },
+}
+
+/// The highest credential sequence number committed.
+pub fn committed_seq(conn: &Connection) -> StoreResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT v FROM meta WHERE k = 'cred_seq'")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Calls `f` with every credential row stamped after `seen` (with `seen`
+/// below zero: every live row, for the first load).
+pub fn changed_since(conn: &Connection, seen: i64, mut f: impl FnMut(CredRow<'_>)) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT k.id, k.prefix, k.role, k.expires_at, k.last_used_at, k.token_hash, k.revoked_at,
+                (SELECT group_concat(workspace_id, ',') FROM org_key_workspaces b WHERE b.key_id = k.id)
+         FROM org_keys k WHERE k.seq > ?1 AND (?1 >= 0 OR k.revoked_at IS NULL)",
+    )?;
+    let mut rows = stmt.query([seen])?;
+    while let Some(r) = rows.next()? {
+        let hash: [u8; 32] = r.get(5)?;
+        if r.get::<_, Option<i64>>(6)?.is_some() {
+            f(CredRow::Gone(hash));
+            continue;
+        }
+        f(CredRow::Live {
+            hash,
+            id: r.get_ref(0)?.as_str()?,
+            prefix: r.get_ref(1)?.as_str()?,
+            kind: CredRowKind::Org {
+                role: r.get(2)?,
+                bindings: r.get_ref(7)?.as_str_or_null()?,
+            },
+            expires_at: r.get(3)?,
+            last_used: r.get(4)?,
+        });
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, workspace_id, prefix, expires_at, last_used_at, token_hash, revoked_at
+         FROM workspace_tokens WHERE seq > ?1 AND (?1 >= 0 OR revoked_at IS NULL)",
+    )?;
+    let mut rows = stmt.query([seen])?;
+    while let Some(r) = rows.next()? {
+        let hash: [u8; 32] = r.get(5)?;
+        if r.get::<_, Option<i64>>(6)?.is_some() {
+            f(CredRow::Gone(hash));
+            continue;
+        }
+        f(CredRow::Live {
+            hash,
+            id: r.get_ref(0)?.as_str()?,
+            prefix: r.get_ref(2)?.as_str()?,
+            kind: CredRowKind::Workspace {
+                workspace_id: r.get_ref(1)?.as_str()?,
+            },
+            expires_at: r.get(3)?,
+            last_used: r.get(4)?,
+        });
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, expires_at, idle_ms, coalesce(last_seen_at, created_at), token_hash, revoked_at
+         FROM sessions WHERE seq > ?1 AND (?1 >= 0 OR revoked_at IS NULL)",
+    )?;
+    let mut rows = stmt.query([seen])?;
+    while let Some(r) = rows.next()? {
+        let hash: [u8; 32] = r.get(4)?;
+        if r.get::<_, Option<i64>>(5)?.is_some() {
+            f(CredRow::Gone(hash));
+            continue;
+        }
+        let id = r.get_ref(0)?.as_str()?;
+        f(CredRow::Live {
+            hash,
+            id,
+            prefix: id.get(..SESSION_PREFIX_CHARS).unwrap_or(id),
+            kind: CredRowKind::Session {
+                idle_ms: r.get::<_, i64>(2)?.max(1),
+            },
+            expires_at: Some(r.get(1)?),
+            last_used: Some(r.get(3)?),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! Counts for `/metrics` and for the secrets-key rotation.
+
+use rusqlite::Connection;
+
+use super::StoreResult;
+use crate::domain::workspace::Liveness;
+
+/// Approvals waiting for a decision at `now`, on live workspaces.
+pub fn pending_approvals(conn: &Connection, now: i64) -> StoreResult<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM approvals a JOIN workspaces w ON w.id = a.workspace_id
+         WHERE a.status = 'pending' AND a.expires_at > ?1 AND w.deleted_at IS NULL",
+        [now],
+        |r| r.get(0),
+    )?)
+}
+
+/// Calls `f` with what each live workspace's status is derived from.
+pub fn each_liveness(conn: &Connection, mut f: impl FnMut(Liveness)) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT paused, last_heartbeat_at, active_tasks, idle_since FROM workspaces WHERE deleted_at IS NULL",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        f(Liveness {
+            paused: r.get(0)?,
+            last_heartbeat_at: r.get(1)?,
+            active_tasks: r.get(2)?,
+            idle_since: r.get(3)?,
+        });
+    }
+    Ok(())
+}
+
+/// Sealed values (secrets and channel credentials) in all, or under one key.
+pub fn sealed_values(conn: &Connection, key_id: Option<&str>) -> StoreResult<i64> {
+    Ok(match key_id {
+        None => conn.query_row(
+            "SELECT (SELECT count(*) FROM secrets) + (SELECT count(*) FROM channels)",
+            [],
+            |r| r.get(0),
+        )?,
+        Some(k) => conn.query_row(
+            "SELECT (SELECT count(*) FROM secrets WHERE key_id = ?1) + (SELECT count(*) FROM channels WHERE key_id = ?1)",
+            [k],
+            |r| r.get(0),
+        )?,
+    })
+}
