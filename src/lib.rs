@@ -14,6 +14,7 @@ pub mod clock;
 pub mod creds;
 pub mod crypto;
 pub mod domain;
+pub mod files;
 pub mod http;
 pub mod ops;
 pub mod service;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use super::cipher::hex;
-use crate::ops::data_dir::with_suffix;
+use crate::files::{lock_file as open_lock, with_suffix};
 
 /// The key file names used around a rotation.
 pub fn pending_path(path: &Path) -> PathBuf {
@@ -78,7 +78,7 @@ pub fn write_key_file(path: &Path, bytes: &[u8; 32]) -> anyhow::Result<()> {
     f.sync_all()?;
     drop(f);
     std::fs::rename(&tmp, path).with_context(|| format!("moving the new key into {}", path.display()))?;
-    sync_dir(path);
+    crate::files::sync_dir(path);
     Ok(())
 }
 
@@ -88,7 +88,7 @@ pub fn write_key_file(path: &Path, bytes: &[u8; 32]) -> anyhow::Result<()> {
 pub struct RotationLock(#[allow(dead_code)] std::fs::File);
 
 fn lock_file(path: &Path) -> anyhow::Result<std::fs::File> {
-    crate::ops::data_dir::lock_file(&with_suffix(path, ".lock"))
+    open_lock(&with_suffix(path, ".lock"))
 }
 
 impl RotationLock {
@@ -106,14 +106,6 @@ impl RotationLock {
             Ok(()) => Ok(Some(RotationLock(f))),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => Err(e).context("locking the secrets key"),
-        }
-    }
-}
-/// Makes a rename or create in the key file's directory durable.
-pub fn sync_dir(path: &Path) {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
         }
     }
 }

@@ -22,7 +22,7 @@ use anyhow::{bail, Context};
 
 use cipher::MasterKey;
 pub use cipher::{key_id, OpenError};
-pub use keyfile::{pending_path, read_key_file, retired_path, sync_dir, write_key_file, RotationLock};
+pub use keyfile::{pending_path, read_key_file, retired_path, write_key_file, RotationLock};
 
 use crate::domain::secrets::Sealed;
 

@@ -24,12 +24,6 @@ impl From<Error> for ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        ApiError(e.into())
-    }
-}
-
 /// What each code means in HTTP.
 pub fn status_of(code: Code) -> StatusCode {
     use Code::*;

@@ -110,8 +110,14 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         poll: from_cookie && req.headers().contains_key(POLL_HEADER),
     };
     let who = auth::authenticate(app, presented, client_addr(req))?;
-    // For the access log, which names the caller only at debug level.
+    // For the request's span and the access log, which name the caller
+    // (by display prefix, never the token) only at debug level.
     if tracing::enabled!(tracing::Level::DEBUG) {
+        let span = tracing::Span::current();
+        span.record("caller", tracing::field::display(who.cred.shown()));
+        if let Some(route) = req.match_pattern() {
+            span.record("route", route.as_str());
+        }
         req.extensions_mut().insert(Caller(who.cred.clone()));
     }
     Ok(who)

@@ -31,7 +31,9 @@ impl RequestMetrics {
         if !all.contains_key(route) {
             all.insert(route.to_string(), HashMap::new());
         }
-        let by_status = all.get_mut(route).expect("inserted above");
+        let Some(by_status) = all.get_mut(route) else {
+            return;
+        };
         let s = match by_status.iter_mut().find(|((m, st), _)| *st == status && m == method) {
             Some((_, s)) => s,
             None => by_status.entry((method.to_string(), status)).or_default(),

@@ -34,7 +34,13 @@ impl Observed {
             method: req.method().clone(),
             started: Instant::now(),
             metrics: req.app_data::<web::Data<RequestMetrics>>().cloned(),
-            span: tracing::debug_span!("request", id, method = %req.method(), path = req.path()),
+            span: tracing::debug_span!(
+                "request",
+                id,
+                method = %req.method(),
+                route = tracing::field::Empty,
+                caller = tracing::field::Empty
+            ),
         }
     }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use rusqlite::{Connection, OpenFlags};
 
-use super::data_dir::{serve_lock, with_suffix};
+use super::data_dir::serve_lock;
+use crate::files::{sync_dir, with_suffix};
 use crate::store::{migrate, DB_FILE};
 
 const PAGES_PER_STEP: std::os::raw::c_int = 256;
@@ -105,7 +106,7 @@ pub fn restore(data_dir: &Path, from: &Path) -> anyhow::Result<u64> {
     // What an earlier server applied may count past the restored database.
     super::handshake::forget(data_dir)?;
     std::fs::rename(&tmp, &target).with_context(|| format!("moving the restored database to {}", target.display()))?;
-    crate::crypto::sync_dir(&target);
+    sync_dir(&target);
     restrict(&target);
     Ok(std::fs::metadata(&target)?.len())
 }

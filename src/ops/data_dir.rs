@@ -30,26 +30,10 @@ pub fn require_db(dir: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// Opens (creating if needed, mode 0600) a lock file.
-pub fn lock_file(path: &Path) -> anyhow::Result<std::fs::File> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path).with_context(|| format!("opening {}", path.display()))
-}
-
-/// `path` with `suffix` appended to its file name (`a.db` → `a.db.tmp`).
-pub fn with_suffix(path: &Path, suffix: &str) -> std::path::PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    std::path::PathBuf::from(s)
-}
-
 /// The lock every `serve` holds on its data dir (exclusively, while it
 /// serves); `restore` needs it, so it can never replace a database under a
 /// running server, and the CLI knows from it that a server must confirm
 /// its changes.
 pub fn serve_lock(data_dir: &Path) -> anyhow::Result<std::fs::File> {
-    lock_file(&data_dir.join("serve.lock"))
+    crate::files::lock_file(&data_dir.join("serve.lock"))
 }

@@ -89,7 +89,7 @@ fn swap_in(path: &Path) -> anyhow::Result<()> {
     }
     std::fs::rename(&pending, path)
         .with_context(|| format!("renaming {} over {}", pending.display(), path.display()))?;
-    crypto::sync_dir(path);
+    crate::files::sync_dir(path);
     Ok(())
 }
 

@@ -176,6 +176,16 @@ impl App {
         self.transact(who, true, f).await
     }
 
+    /// A write on behalf of no credential (spending a sign-in link's code,
+    /// which is its own proof), through the group writer like any other.
+    pub async fn write_unauthenticated<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteCtx) -> Result<T> + Send + 'static,
+    {
+        self.writer.write(false, f).await
+    }
+
     async fn transact<T, F>(&self, who: Principal, rehearse: bool, f: F) -> Result<T>
     where
         T: Send + 'static,

@@ -145,20 +145,14 @@ pub async fn sign_in_with_link(app: &App, code: &str, browser: Browser) -> Resul
         name: "login-link".into(),
         client: new.client.clone(),
     };
-    let (db, clock) = (app.db.clone(), app.clock.clone());
-    let span = tracing::Span::current();
-    let spent = tokio::task::spawn_blocking(move || {
-        span.in_scope(|| {
-            db.write_with(&clock, |ctx| -> Result<_> {
-                let Some(secure) = sessions::spend_link(ctx, &hash)? else {
-                    return Ok(None);
-                };
-                open(ctx, &actor, new).map(|(row, token)| Some((row, token, secure)))
-            })
+    let spent = app
+        .write_unauthenticated(move |ctx| {
+            let Some(secure) = sessions::spend_link(ctx, &hash)? else {
+                return Ok(None);
+            };
+            open(ctx, &actor, new).map(|(row, token)| Some((row, token, secure)))
         })
-    })
-    .await
-    .map_err(|e| Error::internal(format!("blocking pool: {e}")))??;
+        .await?;
     let Some((row, token, secure)) = spent else {
         return Err(refused(Failure::UnknownOrRevoked, Some(&hash)));
     };

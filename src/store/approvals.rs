@@ -174,3 +174,57 @@ pub fn decide(
     }
     get(ctx, workspace_id, id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_db;
+    use crate::store::workspaces::{insert as add_workspace, NewWorkspace};
+
+    #[test]
+    fn an_approval_is_decided_once_and_never_after_it_expires() {
+        let (_dir, db) = test_db();
+        let ws = db
+            .write(0, |ctx| {
+                add_workspace(
+                    ctx,
+                    NewWorkspace {
+                        name: "w".into(),
+                        role: None,
+                        tier: 1,
+                        runtime: "r".into(),
+                        parent_id: None,
+                    },
+                )
+            })
+            .unwrap()
+            .id;
+        let ask = |at: i64| {
+            let new = NewApproval {
+                task_id: None,
+                action: "deploy".into(),
+                reason: None,
+                context: "{}".into(),
+            };
+            db.write(at, |ctx| insert(ctx, ws, new, 100)).unwrap()
+        };
+        let a = ask(0);
+        assert_eq!(db.read(|c| count_pending(c, ws, 50)).unwrap(), 1);
+        let decided = db
+            .write(50, |ctx| decide(ctx, ws, a.id, Status::Approved, "k", None))
+            .unwrap();
+        assert_eq!(decided.unwrap().status, Status::Approved);
+        assert!(db
+            .write(60, |ctx| decide(ctx, ws, a.id, Status::Denied, "k", None))
+            .unwrap()
+            .is_none());
+        let b = ask(0);
+        assert!(db
+            .write(100, |ctx| decide(ctx, ws, b.id, Status::Approved, "k", None))
+            .unwrap()
+            .is_none());
+        let late = db.read(|c| get(c, ws, b.id)).unwrap().unwrap();
+        assert_eq!(late.effective(100).0, Status::Denied);
+        assert_eq!(db.read(|c| count_pending(c, ws, 100)).unwrap(), 0);
+    }
+}

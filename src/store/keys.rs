@@ -200,11 +200,7 @@ mod tests {
     use super::*;
     use crate::domain::token::{generate, TokenKind};
 
-    fn db() -> (tempfile::TempDir, super::super::Db) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = super::super::Db::open(dir.path()).unwrap();
-        (dir, db)
-    }
+    use crate::store::test_db as db;
 
     fn new_key(name: &str, expires_at: Option<i64>) -> NewKey {
         NewKey {

@@ -299,3 +299,11 @@ pub fn data_version(conn: &Connection) -> StoreResult<i64> {
         .prepare_cached("PRAGMA data_version")?
         .query_row([], |r| r.get(0))?)
 }
+
+/// A fresh database in a temp dir, for the unit tests beside each module.
+#[cfg(test)]
+pub(crate) fn test_db() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::open(dir.path()).expect("open");
+    (dir, db)
+}

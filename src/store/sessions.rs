@@ -168,3 +168,26 @@ pub fn touch(ctx: &WriteCtx, id: SessionId, at: i64) -> StoreResult<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::token::{generate, TokenKind};
+    use crate::store::test_db;
+
+    #[test]
+    fn a_login_link_is_spent_once_and_only_before_it_expires() {
+        let (_dir, db) = test_db();
+        let code = generate(TokenKind::Login).unwrap();
+        db.write(0, |ctx| insert_link(ctx, &code, "cli", 1000, true)).unwrap();
+        assert_eq!(db.write(500, |ctx| spend_link(ctx, &code.hash)).unwrap(), Some(true));
+        assert_eq!(db.write(600, |ctx| spend_link(ctx, &code.hash)).unwrap(), None, "once");
+        let late = generate(TokenKind::Login).unwrap();
+        db.write(0, |ctx| insert_link(ctx, &late, "cli", 1000, false)).unwrap();
+        assert_eq!(
+            db.write(1000, |ctx| spend_link(ctx, &late.hash)).unwrap(),
+            None,
+            "expired"
+        );
+    }
+}

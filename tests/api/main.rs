@@ -1,7 +1,10 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! One integration-test binary: the real server over HTTP, and the real
 //! binary for the CLI paths.
 
 mod approvals;
+mod architecture;
 mod audit;
 mod auth;
 mod backup;
@@ -23,5 +26,6 @@ mod revocation;
 mod roles;
 mod secrets;
 mod sessions;
+mod sessions_more;
 mod workspaces;
 mod ws_tokens;
