@@ -5,7 +5,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use super::sql::placeholders;
 use super::{StoreResult, WriteCtx};
 use crate::domain::ids::WorkspaceId;
-use crate::domain::workspace::{Liveness, MAX_DEPTH};
+use crate::domain::workspace::Liveness;
 
 #[derive(Debug, Clone)]
 pub struct WorkspaceRow {
@@ -22,22 +22,6 @@ pub struct WorkspaceRow {
     pub active_tasks: i64,
     pub current_task: Option<String>,
     pub idle_since: Option<i64>,
-}
-
-/// `down(id)`: the workspace `?1` and all its live descendants. `UNION`
-/// (not `UNION ALL`) ends the walk even on a corrupt, cyclic tree.
-pub const SUBTREE: &str = "WITH RECURSIVE down(id) AS (
-    SELECT id FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
-    UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)";
-
-/// `down(id)`: every live workspace under `n` roots given as parameters.
-pub fn subtrees(n: usize) -> String {
-    format!(
-        "WITH RECURSIVE down(id) AS (
-            SELECT id FROM workspaces WHERE deleted_at IS NULL AND id IN ({})
-            UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)",
-        placeholders(n)
-    )
 }
 
 pub struct NewWorkspace {
@@ -272,52 +256,6 @@ pub fn each_in_page(
     }
     Ok(())
 }
-/// The live direct children, as (id, name), at most `limit` of them, and
-/// how many there are in all.
-pub fn children(conn: &Connection, id: WorkspaceId, limit: i64) -> StoreResult<(Vec<(WorkspaceId, String)>, i64)> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, name FROM workspaces WHERE parent_id = ?1 AND deleted_at IS NULL ORDER BY rowid LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(params![id, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    let total = conn.query_row(
-        "SELECT count(*) FROM workspaces WHERE parent_id = ?1 AND deleted_at IS NULL",
-        [id],
-        |r| r.get(0),
-    )?;
-    Ok((rows, total))
-}
-/// The workspace and all its live descendants. `UNION` (not `UNION ALL`)
-/// makes the walk terminate even on a corrupt, cyclic tree.
-pub fn subtree(conn: &Connection, id: WorkspaceId) -> StoreResult<Vec<WorkspaceId>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SUBTREE}
-         SELECT id FROM down"
-    ))?;
-    let ids = stmt.query_map([id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
-    Ok(ids)
-}
-
-/// The workspace and its live ancestors, nearest first.
-pub fn ancestors(conn: &Connection, id: WorkspaceId) -> StoreResult<Vec<WorkspaceId>> {
-    let mut stmt = conn.prepare_cached(
-        "WITH RECURSIVE up(id, parent_id, depth) AS (
-            SELECT id, parent_id, 0 FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
-            UNION SELECT w.id, w.parent_id, up.depth + 1 FROM workspaces w JOIN up ON w.id = up.parent_id
-                  WHERE w.deleted_at IS NULL AND up.depth < ?2)
-         SELECT id FROM up ORDER BY depth",
-    )?;
-    let ids = stmt
-        .query_map(params![id, MAX_DEPTH], |r| r.get(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ids)
-}
-/// Whether a live workspace lies in the subtree of any of `roots`.
-pub fn within(conn: &Connection, id: WorkspaceId, roots: &[WorkspaceId]) -> StoreResult<bool> {
-    Ok(ancestors(conn, id)?.iter().any(|a| roots.contains(a)))
-}
-
 /// Applies a patch to `before` (the row as it stands); returns the row
 /// after it. The new parent, if any, must already be checked (live, no
 /// cycle, depth: see `subtree`, `ancestors` and `height`).
@@ -356,32 +294,6 @@ pub fn update(ctx: &mut WriteCtx, before: &WorkspaceRow, patch: WorkspacePatch) 
     Ok(row)
 }
 
-/// Levels in the subtree under a workspace, itself included.
-pub fn height(conn: &Connection, id: WorkspaceId) -> StoreResult<i64> {
-    Ok(conn.query_row(
-        "WITH RECURSIVE down(id, depth) AS (
-            SELECT id, 1 FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
-            UNION SELECT w.id, down.depth + 1 FROM workspaces w JOIN down ON w.parent_id = down.id
-                  WHERE w.deleted_at IS NULL AND down.depth <= ?2)
-         SELECT coalesce(max(depth), 0) FROM down",
-        params![id, MAX_DEPTH],
-        |r| r.get(0),
-    )?)
-}
-/// Marks a workspace and all its live descendants removed, in SQL (no
-/// bound-variable list, so any tree size works). Returns their ids.
-pub fn mark_subtree_deleted(ctx: &mut WriteCtx, root: WorkspaceId) -> StoreResult<Vec<WorkspaceId>> {
-    let ids = subtree(ctx, root)?;
-    ctx.execute(
-        &format!(
-            "{SUBTREE}
-         UPDATE workspaces SET deleted_at = ?2 WHERE id IN (SELECT id FROM down)"
-        ),
-        params![root, ctx.now],
-    )?;
-    Ok(ids)
-}
-
 /// Records a heartbeat. `offline_before` is the time before which a last
 /// heartbeat means the workspace had gone offline.
 pub fn heartbeat(
@@ -418,55 +330,8 @@ pub fn set_paused(ctx: &mut WriteCtx, id: WorkspaceId, paused: bool) -> StoreRes
     Ok(get(ctx, id)?.map(|row| (row, changed == 1)))
 }
 
+mod tree;
+pub use tree::*;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::test_db;
-
-    fn add(db: &super::super::Db, name: &str, parent: Option<WorkspaceId>) -> WorkspaceId {
-        let new = NewWorkspace {
-            name: name.into(),
-            role: None,
-            tier: 2,
-            runtime: "langgraph".into(),
-            parent_id: parent,
-        };
-        db.write(1, |ctx| insert(ctx, new)).unwrap().id
-    }
-
-    #[test]
-    fn the_tree_walks_both_ways_and_deletes_whole() {
-        let (_dir, db) = test_db();
-        let root = add(&db, "root", None);
-        let kid = add(&db, "kid", Some(root));
-        let grandkid = add(&db, "grandkid", Some(kid));
-        let other = add(&db, "other", None);
-        assert_eq!(db.read(|c| ancestors(c, grandkid)).unwrap(), vec![grandkid, kid, root]);
-        assert_eq!(db.read(|c| height(c, root)).unwrap(), 3);
-        assert!(db.read(|c| within(c, grandkid, &[root])).unwrap());
-        assert!(!db.read(|c| within(c, other, &[root])).unwrap());
-        assert!(db.read(|c| all_live(c, &[root, other])).unwrap());
-        let gone = db.write(2, |ctx| mark_subtree_deleted(ctx, kid)).unwrap();
-        assert_eq!(gone.len(), 2);
-        assert!(db.read(|c| get(c, grandkid)).unwrap().is_none());
-        assert!(!db.read(|c| all_live(c, &[root, kid])).unwrap());
-        let (children, total) = db.read(|c| children(c, root, 10)).unwrap();
-        assert_eq!((children.len(), total), (0, 0));
-        assert_eq!(db.read(|c| list(c, None)).unwrap().len(), 2);
-    }
-
-    #[test]
-    fn a_heartbeat_starts_the_idle_clock_and_tasks_stop_it() {
-        let (_dir, db) = test_db();
-        let id = add(&db, "w", None);
-        let w = db.write(10, |ctx| heartbeat(ctx, id, 0, None, 0)).unwrap().unwrap();
-        assert_eq!((w.last_heartbeat_at, w.idle_since), (Some(10), Some(10)));
-        let w = db.write(20, |ctx| heartbeat(ctx, id, 0, None, 0)).unwrap().unwrap();
-        assert_eq!(w.idle_since, Some(10), "an unbroken idle run keeps its start");
-        let w = db
-            .write(30, |ctx| heartbeat(ctx, id, 2, Some("t"), 0))
-            .unwrap()
-            .unwrap();
-        assert_eq!((w.idle_since, w.current_task.as_deref()), (None, Some("t")));
-    }
-}
+mod tests;
