@@ -1,4 +1,4 @@
--- molecule-tenant: the whole current schema (version 2).
+-- molecule-tenant: the whole current schema (version 3).
 --
 -- Applied in one transaction to an empty database. Later versions append a
 -- numbered step to MIGRATIONS in src/db/migrate.rs and fold the same change in
@@ -32,7 +32,25 @@ CREATE TABLE workspaces (
     current_task      TEXT,
     -- when the workspace last went from busy (or never seen) to zero tasks
     idle_since        INTEGER,
-    deleted_at        INTEGER
+    deleted_at        INTEGER,
+    -- Version 3: the canvas's layout and the settings upstream clients send,
+    x                 REAL,
+    y                 REAL,
+    collapsed         INTEGER NOT NULL DEFAULT 0 CHECK (collapsed IN (0, 1)),
+    budget_limit      REAL,
+    max_concurrent_tasks INTEGER,
+    external          INTEGER NOT NULL DEFAULT 0 CHECK (external IN (0, 1)),
+    -- what the agent registered (POST /registry/register),
+    url               TEXT,
+    agent_card        TEXT,
+    delivery_mode     TEXT,
+    registered_at     INTEGER,
+    -- and what its heartbeats report beyond liveness.
+    error_rate        REAL,
+    sample_error      TEXT,
+    uptime_seconds    INTEGER,
+    runtime_state     TEXT,
+    monthly_spend     INTEGER
 );
 CREATE INDEX workspaces_parent ON workspaces (parent_id) WHERE deleted_at IS NULL;
 

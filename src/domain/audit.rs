@@ -48,6 +48,7 @@ actions! {
     WorkspaceDelete => "workspace.delete",
     WorkspacePause => "workspace.pause",
     WorkspaceResume => "workspace.resume",
+    WorkspaceRegister => "workspace.register",
     WorkspaceTokenMint => "workspace_token.mint",
     WorkspaceTokenRevoke => "workspace_token.revoke",
     SecretSet => "secret.set",

@@ -165,6 +165,51 @@ pub fn may_read_audit(g: &Grant) -> Result<()> {
     Ok(())
 }
 
+/// What a route needs from its caller, checkable before its body is read
+/// (and before the database is asked: a key bound to workspaces is then
+/// checked against the tree by the use case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Any credential.
+    Any,
+    /// An org key (or session) of at least this role.
+    Org(Role),
+    /// The same, not bound to workspaces.
+    OrgWide(Role),
+    /// The audit trail: org-wide, admin or read-only.
+    Audit,
+    /// The workspace in the path, as `Need` says.
+    Workspace(Need),
+    /// A workspace's own token (the workspace is named in the body).
+    Agent,
+}
+
+/// The gate's verdict. `path_workspace` is the path's `{id}`, if the route
+/// has one (text that is no id is left for the use case to refuse).
+pub fn pass(g: &Grant, gate: Gate, path_workspace: Option<&str>) -> Result<()> {
+    match gate {
+        Gate::Any => Ok(()),
+        Gate::Org(min) => org_role(g, min).map(drop),
+        Gate::OrgWide(min) => org_wide(g, min).map(drop),
+        Gate::Audit => may_read_audit(g),
+        Gate::Agent => match g {
+            Grant::Workspace(_) => Ok(()),
+            _ => Err(Error::forbidden("this agent route takes the workspace's own token")),
+        },
+        Gate::Workspace(need) => match path_workspace.and_then(WorkspaceId::parse) {
+            Some(id) => workspace(g, id, need).map(drop),
+            None => match (g, need) {
+                (Grant::Workspace(_), _) => Err(Error::forbidden(
+                    "a workspace token can only use its own workspace's agent routes",
+                )),
+                (_, Need::Agent) => Err(Error::forbidden("this agent route takes the workspace's own token")),
+                (_, Need::Write) => org_role(g, Role::WorkspaceWrite).map(drop),
+                _ => org_role(g, Role::ReadOnly).map(drop),
+            },
+        },
+    }
+}
+
 /// Why an authentication failed. Counted, never told to the caller: every
 /// one gets the same 401.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +241,27 @@ impl Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gates_refuse_before_the_body_and_agree_with_the_rules() {
+        let (bound, own) = (ids(1), WorkspaceId::generate());
+        let own_text = own.to_string();
+        for g in grants(&bound, own) {
+            for need in [Need::Read, Need::Write, Need::ReadOrAgent, Need::Agent] {
+                let gated = pass(&g, Gate::Workspace(need), Some(&own_text)).is_ok();
+                assert_eq!(gated, workspace(&g, own, need).is_ok(), "{g:?} {need:?}");
+            }
+            assert_eq!(pass(&g, Gate::Agent, None).is_ok(), matches!(g, Grant::Workspace(_)));
+            assert!(pass(&g, Gate::Any, None).is_ok());
+            assert_eq!(pass(&g, Gate::Audit, None).is_ok(), may_read_audit(&g).is_ok());
+        }
+        let agent = Grant::Workspace(own);
+        assert!(
+            pass(&agent, Gate::Org(Role::ReadOnly), None).is_err(),
+            "a workspace token posting to /org/tokens"
+        );
+        assert!(pass(&agent, Gate::Workspace(Need::Agent), Some("not-an-id")).is_err());
+    }
 
     fn ids(n: usize) -> Vec<WorkspaceId> {
         (0..n).map(|_| WorkspaceId::generate()).collect()

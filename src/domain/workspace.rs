@@ -102,9 +102,72 @@ impl Liveness {
     }
 }
 
+/// What a heartbeat reports beyond liveness (upstream's heartbeat body).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    pub active_tasks: i64,
+    pub current_task: Option<String>,
+    pub error_rate: Option<f64>,
+    pub sample_error: Option<String>,
+    pub uptime_seconds: Option<i64>,
+    pub runtime_state: Option<String>,
+    /// US cents, as upstream's runtime reports it.
+    pub monthly_spend: Option<i64>,
+}
+
+/// A workspace's heartbeat state: when it was last heard from, since when
+/// it has been idle, and what it last said.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Beat {
+    pub at: i64,
+    /// Start of the current unbroken run of task-free heartbeats.
+    pub idle_since: Option<i64>,
+    pub report: Report,
+}
+
+impl Beat {
+    /// The state after a heartbeat at `at`, given the last one heard (its
+    /// time and idle start). An offline gap, or any task, breaks the idle
+    /// run, so `idle` is derived at read time and never stale.
+    pub fn after(last: Option<(i64, Option<i64>)>, at: i64, report: Report, offline_after: i64) -> Beat {
+        let idle_since = match last {
+            _ if report.active_tasks > 0 => None,
+            Some((last_at, since)) if last_at >= at.saturating_sub(offline_after) => since.or(Some(at)),
+            _ => Some(at),
+        };
+        Beat { at, idle_since, report }
+    }
+}
+
+pub const MAX_URL: usize = 2048;
+pub const MAX_AGENT_CARD_BYTES: usize = 64 * 1024;
+pub const MAX_SAMPLE_ERROR: usize = 4000;
+pub const MAX_SHORT_TEXT: usize = 100;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_beat_keeps_an_unbroken_idle_run_and_restarts_it_after_a_gap_or_a_task() {
+        let idle = Report::default();
+        let busy = Report {
+            active_tasks: 1,
+            ..Report::default()
+        };
+        assert_eq!(Beat::after(None, 10, idle.clone(), 90).idle_since, Some(10));
+        assert_eq!(
+            Beat::after(Some((10, Some(5))), 50, idle.clone(), 90).idle_since,
+            Some(5)
+        );
+        assert_eq!(Beat::after(Some((10, None)), 50, idle.clone(), 90).idle_since, Some(50));
+        assert_eq!(
+            Beat::after(Some((10, Some(5))), 101, idle, 90).idle_since,
+            Some(101),
+            "gap"
+        );
+        assert_eq!(Beat::after(Some((10, Some(5))), 50, busy, 90).idle_since, None);
+    }
 
     const T: Thresholds = Thresholds {
         offline_after: 90_000,

@@ -5,6 +5,7 @@
 pub mod body_timeout;
 pub mod error;
 pub mod extract;
+pub mod gate;
 pub mod handlers;
 pub mod metrics;
 pub mod middleware;

@@ -6,8 +6,8 @@ use actix_web::web;
 
 use super::error::json_config;
 use super::handlers::{
-    approvals, audit, bundles, catalog, channels, health, keys, metrics, org, secrets, sessions, ui, workspaces,
-    ws_tokens,
+    agents, approvals, audit, bundles, catalog, channels, health, keys, metrics, org, secrets, sessions, ui,
+    workspaces, ws_tokens,
 };
 use crate::domain::org_yaml::MAX_TOTAL_BYTES;
 
@@ -56,6 +56,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .delete(workspaces::delete),
         )
         .service(web::resource("/workspaces/{id}/heartbeat").post(workspaces::heartbeat))
+        .service(web::resource("/workspaces/{id}/state").get(agents::state))
+        .service(web::resource("/registry/register").post(agents::register))
+        .service(web::resource("/registry/heartbeat").post(agents::heartbeat))
+        .service(web::resource("/registry/update-card").post(agents::update_card))
         .service(web::resource("/workspaces/{id}/config").get(workspaces::config))
         .service(web::resource("/workspaces/{id}/pause").post(workspaces::pause))
         .service(web::resource("/workspaces/{id}/resume").post(workspaces::resume))

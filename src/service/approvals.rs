@@ -38,6 +38,11 @@ pub struct RequestApproval {
 pub struct Decision {
     decision: String,
     note: Option<String>,
+    /// Sent by upstream's canvas (`"human"`) and MCP server
+    /// (`"mcp-client"`): accepted and ignored. The decider is always the
+    /// credential that decides.
+    #[allow(dead_code)]
+    decided_by: Option<String>,
 }
 
 /// An approval as of `now`. Lists leave each context out; GET one approval

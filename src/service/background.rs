@@ -15,7 +15,7 @@ use super::App;
 use crate::creds::{Follower, Usage};
 use crate::domain::audit::{Action, Actor};
 use crate::ops::handshake;
-use crate::store::{audit, keys, sessions, tokens, StoreError};
+use crate::store::{audit, keys, sessions, tokens, workspaces, StoreError};
 
 /// A thread that runs until dropped.
 struct Worker {
@@ -110,6 +110,7 @@ impl Flusher {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::park_timeout(st.settings.flush_interval);
                 flush_usage(&st);
+                flush_beats(&st);
                 if last_summary.elapsed() >= st.settings.failure_audit_interval {
                     summarise_failures(&st);
                     // After the flush above, so no last use is lost.
@@ -129,6 +130,7 @@ impl Flusher {
     fn shutdown(&mut self) {
         if self.worker.halt() {
             flush_usage(&self.app);
+            flush_beats(&self.app);
             summarise_failures(&self.app);
         }
     }
@@ -157,6 +159,31 @@ pub fn flush_usage(app: &App) {
     });
     if let Err(e) = res {
         tracing::warn!(error = %e, "could not record key usage");
+    }
+}
+
+/// Writes the heartbeats held in memory (see beats.rs), all in one
+/// transaction; forgets those of workspaces that are gone.
+pub fn flush_beats(app: &App) {
+    let dirty = app.beats.take_dirty();
+    if dirty.is_empty() {
+        return;
+    }
+    let res = app.db.write(&app.clock, |ctx| {
+        let mut gone = Vec::new();
+        for (id, beat) in &dirty {
+            if !workspaces::record_beat(ctx, *id, beat)? && workspaces::get(ctx, *id)?.is_none() {
+                gone.push(*id);
+            }
+        }
+        Ok(gone)
+    });
+    match res {
+        Ok(gone) => app.beats.forget(&gone),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not record heartbeats; retrying");
+            app.beats.unwritten(&dirty);
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use crate::domain::ids::WorkspaceId;
 use crate::domain::role::Role;
 use crate::domain::workspace::DEFAULT_TIER;
 use crate::domain::{Code, Error, Result};
-use crate::store::workspaces::{self as ws, NewWorkspace};
+use crate::store::workspaces::{self as ws, Layout, NewWorkspace, Settings};
 use crate::store::{audit, catalog, WriteCtx};
 
 fn create(ctx: &mut WriteCtx, who: &Principal, b: &Bundle, parent: Option<WorkspaceId>) -> Result<Value> {
@@ -23,6 +23,9 @@ fn create(ctx: &mut WriteCtx, who: &Principal, b: &Bundle, parent: Option<Worksp
         tier: b.tier.unwrap_or(DEFAULT_TIER),
         runtime: runtime_of(b),
         parent_id: parent,
+        layout: Layout::default(),
+        settings: Settings::default(),
+        url: None,
     };
     let (files, skills) = bundle::files_of(b).map_err(Error::invalid)?;
     let config = bundle::stored_config(b, files, skills);

@@ -20,7 +20,7 @@ use crate::domain::org_plan::{self, missing_env, resolve_vars, Plan, PlannedNode
 use crate::domain::org_yaml::{Files, ENTRY};
 use crate::domain::role::Role;
 use crate::domain::{Code, Error, Result};
-use crate::store::workspaces::{self as ws, NewWorkspace, WorkspaceRow};
+use crate::store::workspaces::{self as ws, Layout, NewWorkspace, Settings, WorkspaceRow};
 use crate::store::{audit, catalog, WriteCtx};
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, Debug, utoipa::ToSchema)]
@@ -273,6 +273,16 @@ fn create_node(
         tier: node.tier,
         runtime: node.runtime.clone(),
         parent_id,
+        layout: Layout {
+            x: node.canvas.map(|c| c.x),
+            y: node.canvas.map(|c| c.y),
+            collapsed: false,
+        },
+        settings: Settings {
+            external: node.external,
+            ..Settings::default()
+        },
+        url: node.url.clone(),
     };
     // A workspace template under the node supplies its files and model;
     // what the org template gives the node wins.

@@ -21,7 +21,9 @@ use crate::store::{audit, workspaces, Db, WriteCtx};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MintKeyRequest {
-    name: String,
+    /// Optional, as upstream's canvas sends `{}` for a blank label; the key
+    /// is then named after its prefix.
+    name: Option<String>,
     role: Option<String>,
     #[serde(default)]
     workspaces: Vec<String>,
@@ -129,6 +131,16 @@ fn record_mint(
         return Err(Error::invalid("workspaces: every id must be an existing workspace"));
     }
     let minted = mint_token(TokenKind::Org)?;
+    let named;
+    let new = if new.name.is_empty() {
+        named = NewKey {
+            name: format!("key {}", minted.prefix),
+            ..new.clone()
+        };
+        &named
+    } else {
+        new
+    };
     let row = keys::insert(ctx, new, &minted)?;
     let mut detail = json!({
         "name": row.name, "prefix": row.prefix, "role": row.role,
@@ -188,13 +200,15 @@ pub async fn list(app: &App, who: Principal) -> Result<KeyList> {
 
 pub async fn mint(app: &App, who: Principal, req: MintKeyRequest) -> Result<MintedKey> {
     who.org_role(Role::Admin)?;
-    check_name("name", &req.name, rules::MAX_NAME_CHARS).map_err(Error::invalid)?;
+    if let Some(name) = &req.name {
+        check_name("name", name, rules::MAX_NAME_CHARS).map_err(Error::invalid)?;
+    }
     let role = match &req.role {
         None => Role::Admin,
         Some(r) => Role::parse(r).ok_or_else(|| Error::invalid(format!("role must be one of {ROLE_NAMES}")))?,
     };
     let mut new = NewKey {
-        name: req.name,
+        name: req.name.unwrap_or_default(),
         role,
         workspaces: rules::bindings(&req.workspaces)?,
         expires_at: rules::expiry(app.now(), req.expires_in, req.expires_at.as_deref())?,

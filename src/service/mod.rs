@@ -3,10 +3,12 @@
 //! storage and appends the audit entry, in one transaction. The HTTP
 //! handlers and the CLI call these; nothing else does.
 
+pub mod agents;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod background;
+pub mod beats;
 pub mod bundles;
 pub mod catalog;
 pub mod channels;
@@ -55,6 +57,8 @@ pub struct App {
     /// Group commit for the server's writes (store/writer.rs).
     pub writer: GroupWriter,
     pub lists: list_cache::ListCache,
+    /// Heartbeats held in memory until the flusher writes them.
+    pub beats: Arc<beats::Beats>,
 }
 
 /// What `App::open` hands the server besides the app: the follower that
@@ -113,6 +117,7 @@ impl App {
             following: AtomicBool::new(true),
             writer,
             lists: Default::default(),
+            beats: Default::default(),
             settings,
         };
         Ok(Opened {

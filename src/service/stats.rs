@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{App, Principal};
 use crate::domain::authz::Failure;
+use crate::domain::ids::WorkspaceId;
 use crate::domain::role::Role;
 use crate::domain::workspace::Status;
 use crate::domain::Result;
@@ -23,11 +24,19 @@ pub async fn gauges(app: &App, who: Principal) -> Result<Gauges> {
     who.org_wide(Role::ReadOnly)?;
     let now = app.now();
     let t = app.settings.thresholds();
+    let beats = app.beats.clone();
     let (workspaces, idle, pending) = app
         .read(move |conn| {
+            let held = beats.held();
             let mut by_status: BTreeMap<&'static str, u64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
             let mut idle = 0;
-            stats::each_liveness(conn, |w| {
+            stats::each_liveness(conn, |id, mut w| {
+                // A newer heartbeat held in memory wins over the row.
+                if let Some(b) = WorkspaceId::parse(id).and_then(|id| held.get(id)) {
+                    w.last_heartbeat_at = Some(b.at);
+                    w.idle_since = b.idle_since;
+                    w.active_tasks = b.report.active_tasks;
+                }
                 let (status, is_idle) = w.status(now, t);
                 *by_status.entry(status.as_str()).or_default() += 1;
                 idle += u64::from(is_idle);

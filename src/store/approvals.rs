@@ -194,6 +194,9 @@ mod tests {
                         tier: 1,
                         runtime: "r".into(),
                         parent_id: None,
+                        layout: Default::default(),
+                        settings: Default::default(),
+                        url: None,
                     },
                 )
             })

@@ -12,6 +12,8 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 const MIGRATIONS: &[&str] = &[
     // 1 -> 2: browser sign-in links and sessions.
     include_str!("migrations/0002_sessions.sql"),
+    // 2 -> 3: what agents and the canvas keep on a workspace.
+    include_str!("migrations/0003_agents.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
@@ -76,22 +78,71 @@ mod tests {
         }
     }
 
+    /// The version 1 schema: schema.sql before version 2's tables, without
+    /// the columns version 3 added to `workspaces`.
+    fn version_1() -> String {
+        let before_v2 = SCHEMA.split("-- Browser sign-in (version 2)").next().unwrap();
+        let (head, rest) = before_v2
+            .split_once("    deleted_at        INTEGER,\n    -- Version 3:")
+            .unwrap();
+        let tail = &rest[rest.find("\n);").unwrap()..];
+        format!("{head}    deleted_at        INTEGER{tail}")
+    }
+
+    /// Every table's columns (name, type, not null, default, key), every
+    /// index and trigger: what a migrated database must share with a fresh
+    /// one. (The text of an altered table differs in layout only.)
+    fn shape(c: &Connection) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stmt = c
+            .prepare("SELECT type, name, coalesce(sql, '') FROM sqlite_schema ORDER BY type, name")
+            .unwrap();
+        let rows: Vec<(String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for (kind, name, sql) in rows {
+            if kind != "table" {
+                out.push(sql);
+                continue;
+            }
+            let mut cols = c.prepare(&format!("PRAGMA table_xinfo({name})")).unwrap();
+            let cols = cols
+                .query_map([], |r| {
+                    Ok(format!(
+                        "{name}.{}: {} notnull={} default={:?} pk={}",
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, i64>(5)?
+                    ))
+                })
+                .unwrap();
+            out.extend(cols.map(Result::unwrap));
+            // CHECK constraints and foreign keys live in the text: compare
+            // it with whitespace and commas folded.
+            let folded: String = sql.split_whitespace().collect::<Vec<_>>().join(" ").replace(" ,", ",");
+            let mut checks: Vec<&str> = folded.matches("CHECK").collect();
+            checks.sort();
+            out.push(format!(
+                "{name} checks={} references={}",
+                checks.len(),
+                folded.matches("REFERENCES").count()
+            ));
+        }
+        out
+    }
+
     #[test]
     fn a_version_1_database_is_migrated_to_the_current_schema() {
-        let v1 = SCHEMA.split("-- Browser sign-in (version 2)").next().unwrap();
         let mut old = Connection::open_in_memory().unwrap();
-        old.execute_batch(v1).unwrap();
+        old.execute_batch(&version_1()).unwrap();
         old.pragma_update(None, "user_version", 1).unwrap();
         migrate(&mut old).unwrap();
         let mut fresh = Connection::open_in_memory().unwrap();
         migrate(&mut fresh).unwrap();
-        let shape = |c: &Connection| -> Vec<String> {
-            let mut stmt = c
-                .prepare("SELECT coalesce(sql, '') FROM sqlite_schema ORDER BY name")
-                .unwrap();
-            let rows = stmt.query_map([], |r| r.get(0)).unwrap();
-            rows.map(Result::unwrap).collect()
-        };
         assert_eq!(shape(&old), shape(&fresh));
         let v: i64 = old.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, SCHEMA_VERSION);

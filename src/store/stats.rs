@@ -15,19 +15,21 @@ pub fn pending_approvals(conn: &Connection, now: i64) -> StoreResult<i64> {
     )?)
 }
 
-/// Calls `f` with what each live workspace's status is derived from.
-pub fn each_liveness(conn: &Connection, mut f: impl FnMut(Liveness)) -> StoreResult<()> {
+/// Calls `f` with each live workspace's id and what its status is derived
+/// from.
+pub fn each_liveness(conn: &Connection, mut f: impl FnMut(&str, Liveness)) -> StoreResult<()> {
     let mut stmt = conn.prepare_cached(
-        "SELECT paused, last_heartbeat_at, active_tasks, idle_since FROM workspaces WHERE deleted_at IS NULL",
+        "SELECT id, paused, last_heartbeat_at, active_tasks, idle_since FROM workspaces WHERE deleted_at IS NULL",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        f(Liveness {
-            paused: r.get(0)?,
-            last_heartbeat_at: r.get(1)?,
-            active_tasks: r.get(2)?,
-            idle_since: r.get(3)?,
-        });
+        let live = Liveness {
+            paused: r.get(1)?,
+            last_heartbeat_at: r.get(2)?,
+            active_tasks: r.get(3)?,
+            idle_since: r.get(4)?,
+        };
+        f(r.get_ref(0)?.as_str()?, live);
     }
     Ok(())
 }

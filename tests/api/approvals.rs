@@ -67,14 +67,11 @@ fn a_workspace_never_decides_its_own_approvals_and_read_only_keys_cannot_decide(
     assert_eq!(app.post(&decide, &tok, json!({"decision": "approved"})).status, 403);
     let ro = app.mint_role("read-only", &[]);
     assert_eq!(app.post(&decide, &ro, json!({"decision": "approved"})).status, 403);
-    let forged = app.post(
-        &decide,
-        &app.admin,
-        json!({"decision": "approved", "decided_by": "the-ceo"}),
-    );
-    assert_eq!(forged.status, 400, "decided_by is never taken from the body");
+    // Upstream's canvas and MCP server send decided_by: it is accepted, and
+    // never believed: the decider is the credential.
     let ww = app.mint_role("workspace-write", &[]);
-    assert_eq!(app.post(&decide, &ww, json!({"decision": "denied"})).status, 200);
+    let forged = app.post(&decide, &ww, json!({"decision": "denied", "decided_by": "the-ceo"}));
+    assert_eq!(forged.status, 200, "{}", forged.text);
     let seen = app.get(&format!("/workspaces/{ws}/approvals/{id}"), &tok);
     assert_eq!(seen.body["status"], "denied");
     assert!(seen.body["decided_by"].as_str().unwrap().starts_with("org-token:"));

@@ -3,9 +3,14 @@
 use actix_web::{web, HttpResponse};
 
 use crate::http::error::ApiResult;
+use crate::http::gate::{AuditReader, Gated};
 use crate::service::audit::{self, AuditQuery};
-use crate::service::{App, Principal};
+use crate::service::App;
 
-pub async fn list(app: web::Data<App>, who: Principal, q: web::Query<AuditQuery>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    app: web::Data<App>,
+    Gated(who, _): Gated<AuditReader>,
+    q: web::Query<AuditQuery>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(audit::list(&app, who, q.into_inner()).await?))
 }

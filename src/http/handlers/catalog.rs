@@ -6,24 +6,25 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::error::ApiResult;
+use crate::http::gate::{AdminWide, Gated, Reader, ReaderWide, WsAgent, WsReadOrAgent, WsWrite};
 use crate::service::catalog::{self, ImportTemplate, Install, PutAllowlist, RegisterPlugin};
-use crate::service::{App, Principal};
+use crate::service::App;
 
 pub async fn import_template(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<AdminWide>,
     body: web::Json<ImportTemplate>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(catalog::import_template(&app, who, body.into_inner()).await?))
 }
 
-pub async fn list_templates(app: web::Data<App>, who: Principal) -> ApiResult<HttpResponse> {
+pub async fn list_templates(app: web::Data<App>, Gated(who, _): Gated<Reader>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(catalog::list_templates(&app, who).await?))
 }
 
 pub async fn register_plugin(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<AdminWide>,
     body: web::Json<RegisterPlugin>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(catalog::register_plugin(&app, who, body.into_inner()).await?))
@@ -35,21 +36,25 @@ pub struct RuntimeQuery {
     runtime: Option<String>,
 }
 
-pub async fn list_plugins(app: web::Data<App>, who: Principal, q: web::Query<RuntimeQuery>) -> ApiResult<HttpResponse> {
+pub async fn list_plugins(
+    app: web::Data<App>,
+    Gated(who, _): Gated<Reader>,
+    q: web::Query<RuntimeQuery>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(catalog::list_plugins(&app, who, q.into_inner().runtime).await?))
 }
 
-pub async fn plugin_sources(who: Principal) -> ApiResult<HttpResponse> {
+pub async fn plugin_sources(Gated(who, _): Gated<Reader>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(catalog::plugin_sources(&who)?))
 }
 
-pub async fn get_allowlist(app: web::Data<App>, who: Principal) -> ApiResult<HttpResponse> {
+pub async fn get_allowlist(app: web::Data<App>, Gated(who, _): Gated<ReaderWide>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(catalog::get_allowlist(&app, who).await?))
 }
 
 pub async fn put_allowlist(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<AdminWide>,
     body: web::Json<PutAllowlist>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(catalog::put_allowlist(&app, who, body.into_inner()).await?))
@@ -57,20 +62,24 @@ pub async fn put_allowlist(
 
 pub async fn install(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<WsWrite>,
     id: web::Path<String>,
     body: web::Json<Install>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(catalog::install(&app, who, &id, body.into_inner()).await?))
 }
 
-pub async fn list_installed(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn list_installed(
+    app: web::Data<App>,
+    Gated(who, _): Gated<WsReadOrAgent>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(catalog::list_installed(&app, who, &id).await?))
 }
 
 pub async fn uninstall(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<WsWrite>,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();
@@ -80,7 +89,7 @@ pub async fn uninstall(
 /// The agent fetches an installed plugin's files with its own token.
 pub async fn download(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<WsAgent>,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();

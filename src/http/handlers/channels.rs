@@ -3,20 +3,25 @@
 use actix_web::{web, HttpResponse};
 
 use crate::http::error::ApiResult;
+use crate::http::gate::{AnyCaller, Gated, WsReadOrAgent, WsWrite};
 use crate::service::channels::{self, CreateChannel, PatchChannel};
-use crate::service::{App, Principal};
+use crate::service::App;
 
-pub async fn adapters(who: Principal) -> HttpResponse {
+pub async fn adapters(Gated(who, _): Gated<AnyCaller>) -> HttpResponse {
     HttpResponse::Ok().json(channels::list_adapters(&who))
 }
 
-pub async fn list(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    app: web::Data<App>,
+    Gated(who, _): Gated<WsReadOrAgent>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(channels::list(&app, who, &id).await?))
 }
 
 pub async fn create(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<WsWrite>,
     id: web::Path<String>,
     body: web::Json<CreateChannel>,
 ) -> ApiResult<HttpResponse> {
@@ -25,7 +30,7 @@ pub async fn create(
 
 pub async fn patch(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<WsWrite>,
     path: web::Path<(String, String)>,
     body: web::Json<PatchChannel>,
 ) -> ApiResult<HttpResponse> {
@@ -33,7 +38,11 @@ pub async fn patch(
     Ok(HttpResponse::Ok().json(channels::patch(&app, who, &id, &channel, body.into_inner()).await?))
 }
 
-pub async fn delete(app: web::Data<App>, who: Principal, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+pub async fn delete(
+    app: web::Data<App>,
+    Gated(who, _): Gated<WsWrite>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     let (id, channel) = path.into_inner();
     Ok(HttpResponse::Ok().json(channels::delete(&app, who, &id, &channel).await?))
 }

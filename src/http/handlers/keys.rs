@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::http::error::ApiResult;
 use crate::http::extract::OptionalJson;
+use crate::http::gate::{Admin, AnyKey, Gated};
 use crate::service::keys::{self, MintKeyRequest, RotateRequest};
 use crate::service::{App, Principal};
 
@@ -12,22 +13,30 @@ pub async fn whoami(who: Principal) -> HttpResponse {
     HttpResponse::Ok().json(keys::whoami(&who))
 }
 
-pub async fn list(app: web::Data<App>, who: Principal) -> ApiResult<HttpResponse> {
+pub async fn list(app: web::Data<App>, Gated(who, _): Gated<Admin>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(keys::list(&app, who).await?))
 }
 
-pub async fn mint(app: web::Data<App>, who: Principal, body: web::Json<MintKeyRequest>) -> ApiResult<HttpResponse> {
+pub async fn mint(
+    app: web::Data<App>,
+    Gated(who, _): Gated<Admin>,
+    body: web::Json<MintKeyRequest>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(keys::mint(&app, who, body.into_inner()).await?))
 }
 
-pub async fn revoke(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn revoke(
+    app: web::Data<App>,
+    Gated(who, _): Gated<AnyKey>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let revoked = keys::revoke(&app, who, &id).await?;
     Ok(HttpResponse::Ok().json(json!({ "revoked": revoked })))
 }
 
 pub async fn rotate(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<Admin>,
     id: web::Path<String>,
     body: OptionalJson<RotateRequest>,
 ) -> ApiResult<HttpResponse> {

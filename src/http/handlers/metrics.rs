@@ -4,14 +4,15 @@
 use actix_web::{web, HttpResponse};
 
 use crate::http::error::ApiResult;
+use crate::http::gate::{Gated, ReaderWide};
 use crate::http::metrics::{family, RequestMetrics};
 use crate::service::stats::{self, Gauges};
-use crate::service::{App, Principal};
+use crate::service::App;
 
 pub async fn metrics(
     app: web::Data<App>,
     requests: web::Data<RequestMetrics>,
-    who: Principal,
+    Gated(who, _): Gated<ReaderWide>,
 ) -> ApiResult<HttpResponse> {
     let Gauges {
         credentials: (org_keys, ws_tokens, sessions),

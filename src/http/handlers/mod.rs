@@ -1,6 +1,7 @@
 //! The handlers: each parses what the request carries, makes one service
 //! call, and shapes the answer.
 
+pub mod agents;
 pub mod approvals;
 pub mod audit;
 pub mod bundles;

@@ -7,9 +7,10 @@ use serde::Deserialize;
 
 use crate::domain::{Code, Error};
 use crate::http::error::{invalid_json, ApiError, ApiResult};
+use crate::http::gate::{AdminWide, Gated, ReaderWide};
 use crate::service::import::{self, ImportJson, Options, Outcome, Source};
 use crate::service::templates::{self, Upload};
-use crate::service::{App, Principal};
+use crate::service::App;
 
 fn is_yaml(req: &HttpRequest) -> bool {
     let ct = req
@@ -41,12 +42,11 @@ pub struct ReplaceQuery {
 
 pub async fn register(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<AdminWide>,
     req: HttpRequest,
     query: web::Query<ReplaceQuery>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    who.org_wide(crate::domain::role::Role::Admin)?;
     let upload = if is_yaml(&req) {
         Upload::Yaml(utf8(body)?)
     } else {
@@ -55,25 +55,32 @@ pub async fn register(
     Ok(HttpResponse::Created().json(templates::register(&app, who, upload, query.replace).await?))
 }
 
-pub async fn list(app: web::Data<App>, who: Principal) -> ApiResult<HttpResponse> {
+pub async fn list(app: web::Data<App>, Gated(who, _): Gated<ReaderWide>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(templates::list(&app, who).await?))
 }
 
-pub async fn get(app: web::Data<App>, who: Principal, dir: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get(
+    app: web::Data<App>,
+    Gated(who, _): Gated<ReaderWide>,
+    dir: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(templates::get(&app, who, dir.into_inner()).await?))
 }
 
-pub async fn delete(app: web::Data<App>, who: Principal, dir: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn delete(
+    app: web::Data<App>,
+    Gated(who, _): Gated<AdminWide>,
+    dir: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(templates::delete(&app, who, dir.into_inner()).await?))
 }
 
 pub async fn import(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<AdminWide>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    who.org_wide(crate::domain::role::Role::Admin)?;
     let source = if is_yaml(&req) {
         let opts = web::Query::<Options>::from_query(req.query_string())
             .map_err(|e| ApiError(Error::new(Code::InvalidQuery, format!("invalid query string: {e}"))))?

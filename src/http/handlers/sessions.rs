@@ -11,6 +11,7 @@ use serde_json::json;
 use super::ui;
 use crate::http::error::ApiResult;
 use crate::http::extract::{check_same_site, client_addr, SECURE_SESSION_COOKIE, SESSION_COOKIE};
+use crate::http::gate::{AdminWide, Gated};
 use crate::service::sessions::{self, Browser, LinkBody, Opened};
 use crate::service::{App, Principal};
 
@@ -82,12 +83,16 @@ pub async fn sign_in_with_link(
 
 /// An admin key signs in from the page: the key is used once, here, and the
 /// browser keeps only the session cookie.
-pub async fn sign_in_with_key(req: HttpRequest, app: web::Data<App>, who: Principal) -> ApiResult<HttpResponse> {
+pub async fn sign_in_with_key(
+    req: HttpRequest,
+    app: web::Data<App>,
+    Gated(who, _): Gated<AdminWide>,
+) -> ApiResult<HttpResponse> {
     let opened = sessions::sign_in_with_key(&app, who, browser(&req)).await?;
     Ok(signed_in(HttpResponse::Created(), opened))
 }
 
-pub async fn list(app: web::Data<App>, who: Principal) -> ApiResult<HttpResponse> {
+pub async fn list(app: web::Data<App>, Gated(who, _): Gated<AdminWide>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(sessions::list(&app, who).await?))
 }
 
@@ -100,7 +105,11 @@ fn ended(id: impl serde::Serialize, current: bool) -> HttpResponse {
     res.json(json!({ "revoked": id }))
 }
 
-pub async fn revoke(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn revoke(
+    app: web::Data<App>,
+    Gated(who, _): Gated<AdminWide>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let (id, current) = sessions::revoke(&app, who, &id).await?;
     Ok(ended(id, current))
 }

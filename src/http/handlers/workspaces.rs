@@ -1,17 +1,23 @@
 //! `/workspaces`: the tree, its lifecycle, and the agent's heartbeat.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::http::error::ApiResult;
 use crate::http::extract::OptionalJson;
-use crate::service::workspaces::{self as ws, CreateWorkspace, Heartbeat, ListQuery, Listed};
-use crate::service::{App, Principal};
+use crate::http::gate::{Gated, Reader, Writer, WsAgent, WsReadOrAgent, WsWrite};
+use crate::service::agents::{self, HeartbeatBody};
+use crate::service::workspaces::{self as ws, CreateWorkspace, ListQuery, Listed};
+use crate::service::App;
 
 /// Without `limit`, every workspace (the guide's plain array). With it, a
 /// page; the next one is named by `X-Next-Cursor` and a `Link` header.
-pub async fn list(app: web::Data<App>, who: Principal, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    app: web::Data<App>,
+    Gated(who, _): Gated<Reader>,
+    q: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
     let Listed { body, next } = ws::list(&app, &who, q.into_inner()).await?;
     let mut res = HttpResponse::Ok();
     if let Some((limit, cursor)) = next {
@@ -24,17 +30,29 @@ pub async fn list(app: web::Data<App>, who: Principal, q: web::Query<ListQuery>)
     Ok(res.content_type("application/json").body(body))
 }
 
-pub async fn create(app: web::Data<App>, who: Principal, body: web::Json<CreateWorkspace>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Created().json(ws::create(&app, who, body.into_inner()).await?))
+pub async fn create(
+    req: HttpRequest,
+    app: web::Data<App>,
+    Gated(who, _): Gated<Writer>,
+    body: web::Json<CreateWorkspace>,
+) -> ApiResult<HttpResponse> {
+    // The address this request came to names the server in an external
+    // workspace's connection block when --public-url does not.
+    let host = req.connection_info().host().to_string();
+    Ok(HttpResponse::Created().json(ws::create(&app, who, body.into_inner(), Some(&host)).await?))
 }
 
-pub async fn get(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get(
+    app: web::Data<App>,
+    Gated(who, _): Gated<WsReadOrAgent>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(ws::get(&app, who, &id).await?))
 }
 
 pub async fn patch(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<WsWrite>,
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> ApiResult<HttpResponse> {
@@ -49,7 +67,7 @@ pub struct DeleteQuery {
 
 pub async fn delete(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<WsWrite>,
     id: web::Path<String>,
     q: web::Query<DeleteQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -58,21 +76,33 @@ pub async fn delete(
 
 pub async fn heartbeat(
     app: web::Data<App>,
-    who: Principal,
+    Gated(who, _): Gated<WsAgent>,
     id: web::Path<String>,
-    body: OptionalJson<Heartbeat>,
+    body: OptionalJson<HeartbeatBody>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(ws::heartbeat(&app, who, &id, body.0).await?))
+    Ok(HttpResponse::Ok().json(agents::heartbeat_in_path(&app, who, &id, body.0).await?))
 }
 
-pub async fn pause(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn pause(
+    app: web::Data<App>,
+    Gated(who, _): Gated<WsWrite>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(ws::set_paused(&app, who, &id, true).await?))
 }
 
-pub async fn resume(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn resume(
+    app: web::Data<App>,
+    Gated(who, _): Gated<WsWrite>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(ws::set_paused(&app, who, &id, false).await?))
 }
 
-pub async fn config(app: web::Data<App>, who: Principal, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn config(
+    app: web::Data<App>,
+    Gated(who, _): Gated<WsReadOrAgent>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(ws::config(&app, who, &id).await?))
 }

@@ -139,7 +139,7 @@ fn build() -> Value {
 /// Every request body's schema: the very types the services deserialise.
 fn request_schemas(out: &mut Schemas) {
     use crate::service::{
-        approvals, catalog, channels, import, keys, secrets, sessions, templates, workspaces, ws_tokens,
+        agents, approvals, catalog, channels, import, keys, secrets, sessions, templates, workspaces, ws_tokens,
     };
     add::<approvals::RequestApproval>(out);
     add::<approvals::Decision>(out);
@@ -159,7 +159,10 @@ fn request_schemas(out: &mut Schemas) {
     add::<secrets::PutSecret>(out);
     add::<sessions::LinkBody>(out);
     add::<workspaces::CreateWorkspace>(out);
-    add::<workspaces::Heartbeat>(out);
+    add::<agents::HeartbeatBody>(out);
+    add::<agents::Register>(out);
+    add::<agents::UpdateCard>(out);
+    add::<workspaces::CanvasPosition>(out);
     add::<ws_tokens::MintTokenRequest>(out);
 }
 

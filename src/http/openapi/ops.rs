@@ -166,7 +166,38 @@ pub const OPS: &[Op] = &[
         KeyOrAgent,
         200,
     ),
-    op("post", "/workspaces/{id}/heartbeat", "The agent reports in", Agent, 200).body(OptionalJson("Heartbeat")),
+    op("post", "/workspaces/{id}/heartbeat", "The agent reports in", Agent, 200).body(OptionalJson("HeartbeatBody")),
+    op(
+        "get",
+        "/workspaces/{id}/state",
+        "The agent polls its workspace's state",
+        Agent,
+        200,
+    ),
+    op(
+        "post",
+        "/registry/register",
+        "The agent registers (its URL and agent card)",
+        Agent,
+        200,
+    )
+    .body(Json("Register")),
+    op(
+        "post",
+        "/registry/heartbeat",
+        "The agent reports in (upstream's route)",
+        Agent,
+        200,
+    )
+    .body(Json("HeartbeatBody")),
+    op(
+        "post",
+        "/registry/update-card",
+        "The agent updates its agent card",
+        Agent,
+        200,
+    )
+    .body(Json("UpdateCard")),
     op("post", "/workspaces/{id}/pause", "Pause a workspace", Key, 200),
     op("post", "/workspaces/{id}/resume", "Resume a workspace", Key, 200),
     op("get", "/workspaces/{id}/tokens", "A workspace's live tokens", Key, 200),

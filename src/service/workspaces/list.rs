@@ -68,7 +68,9 @@ pub async fn list(app: &App, who: &Principal, q: ListQuery) -> Result<Listed> {
 /// by the clock (its first workspace to go offline or idle).
 async fn read_page(app: &App, key: ListKey) -> Result<(Page, i64)> {
     let (clock, thresholds) = (app.clock.clone(), app.settings.thresholds());
+    let beats = app.beats.clone();
     app.read(move |conn| {
+        let held = beats.held();
         let now = clock.now_ms();
         // About 360 bytes a workspace; an unlimited list grows as needed.
         let mut out = Vec::with_capacity(usize::try_from(key.limit.min(180)).unwrap_or(180) * 360 + 2);
@@ -80,7 +82,17 @@ async fn read_page(app: &App, key: ListKey) -> Result<(Page, i64)> {
             if count > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut out, &WorkspaceView::of_ref(&w, now, thresholds))
+            // A newer heartbeat held in memory wins over the row.
+            let beat = if held.is_empty() {
+                None
+            } else {
+                w.id.id().and_then(|id| held.get(id))
+            };
+            let w = match beat {
+                Some(b) => w.with_beat(b),
+                None => w,
+            };
+            serde_json::to_writer(&mut out, &WorkspaceView::of(&w, now, thresholds))
                 .map_err(|e| StoreError::Other(e.to_string()))?;
             if let Some(at) = w.liveness().changes_at(now, thresholds) {
                 valid_until = valid_until.min(at);

@@ -1,161 +1,13 @@
 //! Workspaces: a tree (parent_id), soft-deleted.
 
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
 use super::sql::placeholders;
-use super::{StoreResult, WriteCtx};
+use super::StoreResult;
 use crate::domain::ids::WorkspaceId;
-use crate::domain::workspace::Liveness;
 
-#[derive(Debug, Clone)]
-pub struct WorkspaceRow {
-    pub id: WorkspaceId,
-    pub name: String,
-    pub role: Option<String>,
-    pub tier: i64,
-    pub runtime: String,
-    pub parent_id: Option<WorkspaceId>,
-    pub paused: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub last_heartbeat_at: Option<i64>,
-    pub active_tasks: i64,
-    pub current_task: Option<String>,
-    pub idle_since: Option<i64>,
-}
-
-pub struct NewWorkspace {
-    pub name: String,
-    pub role: Option<String>,
-    pub tier: i64,
-    pub runtime: String,
-    pub parent_id: Option<WorkspaceId>,
-}
-
-/// A PATCH: `None` leaves a field alone; `Some(None)` clears a nullable one.
-#[derive(Default)]
-pub struct WorkspacePatch {
-    pub name: Option<String>,
-    pub role: Option<Option<String>>,
-    pub tier: Option<i64>,
-    pub runtime: Option<String>,
-    pub parent_id: Option<Option<WorkspaceId>>,
-}
-
-const COLUMNS: &str = "id, name, role, tier, runtime, parent_id, paused, created_at, updated_at, \
-     last_heartbeat_at, active_tasks, current_task, idle_since";
-
-fn ws_row(r: &Row) -> rusqlite::Result<WorkspaceRow> {
-    Ok(WorkspaceRow {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        role: r.get(2)?,
-        tier: r.get(3)?,
-        runtime: r.get(4)?,
-        parent_id: r.get(5)?,
-        paused: r.get(6)?,
-        created_at: r.get(7)?,
-        updated_at: r.get(8)?,
-        last_heartbeat_at: r.get(9)?,
-        active_tasks: r.get(10)?,
-        current_task: r.get(11)?,
-        idle_since: r.get(12)?,
-    })
-}
-
-/// A row borrowed from SQLite's own buffers: long lists are read without an
-/// allocation per field.
-pub struct WorkspaceRef<'a> {
-    pub id: &'a str,
-    pub name: &'a str,
-    pub role: Option<&'a str>,
-    pub tier: i64,
-    pub runtime: &'a str,
-    pub parent_id: Option<&'a str>,
-    pub paused: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub last_heartbeat_at: Option<i64>,
-    pub active_tasks: i64,
-    pub current_task: Option<&'a str>,
-    pub idle_since: Option<i64>,
-}
-
-impl WorkspaceRow {
-    pub fn liveness(&self) -> Liveness {
-        Liveness {
-            paused: self.paused,
-            last_heartbeat_at: self.last_heartbeat_at,
-            active_tasks: self.active_tasks,
-            idle_since: self.idle_since,
-        }
-    }
-}
-
-impl WorkspaceRef<'_> {
-    pub fn liveness(&self) -> Liveness {
-        Liveness {
-            paused: self.paused,
-            last_heartbeat_at: self.last_heartbeat_at,
-            active_tasks: self.active_tasks,
-            idle_since: self.idle_since,
-        }
-    }
-}
-
-fn ws_ref<'a>(r: &'a Row) -> rusqlite::Result<WorkspaceRef<'a>> {
-    let text = |i: usize| -> rusqlite::Result<&'a str> { Ok(r.get_ref(i)?.as_str()?) };
-    let opt_text = |i: usize| -> rusqlite::Result<Option<&'a str>> { Ok(r.get_ref(i)?.as_str_or_null()?) };
-    Ok(WorkspaceRef {
-        id: text(0)?,
-        name: text(1)?,
-        role: opt_text(2)?,
-        tier: r.get(3)?,
-        runtime: text(4)?,
-        parent_id: opt_text(5)?,
-        paused: r.get(6)?,
-        created_at: r.get(7)?,
-        updated_at: r.get(8)?,
-        last_heartbeat_at: r.get(9)?,
-        active_tasks: r.get(10)?,
-        current_task: opt_text(11)?,
-        idle_since: r.get(12)?,
-    })
-}
-
-/// Stores a new workspace. Its parent, if any, must be live and not at
-/// the maximum depth (see `get` and `ancestors`).
-pub fn insert(ctx: &mut WriteCtx, new: NewWorkspace) -> StoreResult<WorkspaceRow> {
-    let row = WorkspaceRow {
-        id: WorkspaceId::generate(),
-        name: new.name,
-        role: new.role,
-        tier: new.tier,
-        runtime: new.runtime,
-        parent_id: new.parent_id,
-        paused: false,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-        last_heartbeat_at: None,
-        active_tasks: 0,
-        current_task: None,
-        idle_since: None,
-    };
-    ctx.execute(
-        "INSERT INTO workspaces (id, name, role, tier, runtime, parent_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![
-            row.id,
-            row.name,
-            row.role,
-            row.tier,
-            row.runtime,
-            row.parent_id,
-            row.created_at
-        ],
-    )?;
-    Ok(row)
-}
+mod rows;
+pub use rows::*;
 
 pub fn get(conn: &Connection, id: WorkspaceId) -> StoreResult<Option<WorkspaceRow>> {
     let sql = format!("SELECT {COLUMNS} FROM workspaces WHERE id = ?1 AND deleted_at IS NULL");
@@ -196,29 +48,19 @@ pub fn list_page(
 ) -> StoreResult<Vec<(i64, WorkspaceRow)>> {
     let mut rows = Vec::new();
     each_in_page(conn, roots, after, limit, |cursor, r| {
-        rows.push((cursor, ws_row_of(&r)?));
+        let id = |p: IdRef| {
+            p.id()
+                .ok_or_else(|| super::StoreError::Other("a workspace id is not an id".into()))
+        };
+        let row = WorkspaceRow {
+            id: id(r.id)?,
+            parent_id: r.parent_id.map(id).transpose()?,
+            ..owned(&r)
+        };
+        rows.push((cursor, row));
         Ok(())
     })?;
     Ok(rows)
-}
-
-fn ws_row_of(r: &WorkspaceRef) -> StoreResult<WorkspaceRow> {
-    let id = |s: &str| WorkspaceId::parse(s).ok_or_else(|| super::StoreError::Other(format!("not an id: {s:?}")));
-    Ok(WorkspaceRow {
-        id: id(r.id)?,
-        name: r.name.to_string(),
-        role: r.role.map(String::from),
-        tier: r.tier,
-        runtime: r.runtime.to_string(),
-        parent_id: r.parent_id.map(id).transpose()?,
-        paused: r.paused,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        last_heartbeat_at: r.last_heartbeat_at,
-        active_tasks: r.active_tasks,
-        current_task: r.current_task.map(String::from),
-        idle_since: r.idle_since,
-    })
 }
 
 /// Calls `f` with each row of a page of `list` (see `list_page`) and its
@@ -252,83 +94,12 @@ pub fn each_in_page(
     };
     let mut rows = stmt.query(params_from_iter(values))?;
     while let Some(r) = rows.next()? {
-        f(r.get(13)?, ws_ref(r)?)?;
+        f(r.get(CURSOR)?, ws_ref(r)?)?;
     }
     Ok(())
 }
-/// Applies a patch to `before` (the row as it stands); returns the row
-/// after it. The new parent, if any, must already be checked (live, no
-/// cycle, depth: see `subtree`, `ancestors` and `height`).
-pub fn update(ctx: &mut WriteCtx, before: &WorkspaceRow, patch: WorkspacePatch) -> StoreResult<WorkspaceRow> {
-    let id = before.id;
-    let mut row = before.clone();
-    if let Some(v) = patch.name {
-        row.name = v;
-    }
-    if let Some(v) = patch.role {
-        row.role = v;
-    }
-    if let Some(v) = patch.tier {
-        row.tier = v;
-    }
-    if let Some(v) = patch.runtime {
-        row.runtime = v;
-    }
-    if let Some(v) = patch.parent_id {
-        row.parent_id = v;
-    }
-    row.updated_at = ctx.now;
-    ctx.execute(
-        "UPDATE workspaces SET name = ?2, role = ?3, tier = ?4, runtime = ?5, parent_id = ?6, updated_at = ?7
-         WHERE id = ?1",
-        params![
-            id,
-            row.name,
-            row.role,
-            row.tier,
-            row.runtime,
-            row.parent_id,
-            row.updated_at
-        ],
-    )?;
-    Ok(row)
-}
-
-/// Records a heartbeat. `offline_before` is the time before which a last
-/// heartbeat means the workspace had gone offline.
-pub fn heartbeat(
-    ctx: &mut WriteCtx,
-    id: WorkspaceId,
-    active_tasks: i64,
-    current_task: Option<&str>,
-    offline_before: i64,
-) -> StoreResult<Option<WorkspaceRow>> {
-    // idle_since marks the start of the current unbroken run of task-free
-    // heartbeats (an offline gap breaks it), so `idle` is derived at read
-    // time and never stale.
-    ctx.execute(
-        "UPDATE workspaces SET
-             idle_since = CASE
-                 WHEN ?3 > 0 THEN NULL
-                 WHEN last_heartbeat_at IS NULL OR last_heartbeat_at < ?5 THEN ?2
-                 ELSE coalesce(idle_since, ?2) END,
-             last_heartbeat_at = ?2, active_tasks = ?3, current_task = ?4
-         WHERE id = ?1 AND deleted_at IS NULL",
-        params![id, ctx.now, active_tasks, current_task, offline_before],
-    )?;
-    get(ctx, id)
-}
-
-/// Pauses or resumes. Returns the row and whether anything changed, or
-/// None when the workspace is unknown. Resuming restarts the idle clock.
-pub fn set_paused(ctx: &mut WriteCtx, id: WorkspaceId, paused: bool) -> StoreResult<Option<(WorkspaceRow, bool)>> {
-    let changed = ctx.execute(
-        "UPDATE workspaces SET paused = ?2, updated_at = ?3, idle_since = NULL
-         WHERE id = ?1 AND deleted_at IS NULL AND paused != ?2",
-        params![id, paused, ctx.now],
-    )?;
-    Ok(get(ctx, id)?.map(|row| (row, changed == 1)))
-}
+mod write;
+pub use write::*;
 
 mod tree;
 pub use tree::*;
