@@ -38,6 +38,9 @@ pub struct Settings {
     /// The URL people reach this server at, if set; an https one makes
     /// session cookies `Secure`.
     pub public_url: Option<String>,
+    /// Origins whose pages may call the API from a browser (bearer keys
+    /// only), as `scheme://host[:port]`.
+    pub cors_origins: Vec<String>,
 }
 
 impl Settings {
@@ -67,6 +70,7 @@ impl Settings {
             session_idle: Duration::from_secs(30 * 60),
             session_lifetime: Duration::from_secs(12 * 3600),
             public_url: None,
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -83,6 +83,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(url) = &args.public_url {
         settings.public_url = Some(base_url("--public-url", "MOLECULE_PUBLIC_URL", url)?);
     }
+    for origin in &args.cors_origins {
+        let origin = base_url("--cors-origin", "MOLECULE_CORS_ORIGINS", origin)?;
+        settings.cors_origins.push(origin);
+    }
     if let Some(w) = args.workers {
         if w == 0 {
             bail!("--workers (MOLECULE_WORKERS): must be at least 1");

@@ -130,6 +130,12 @@ pub struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, env = "MOLECULE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Let pages served from this origin (e.g. https://canvas.example.com)
+    /// call the API from a browser with bearer keys; repeat for several.
+    /// In the environment, separate them with commas. Never with the
+    /// session cookie.
+    #[arg(long = "cors-origin", env = "MOLECULE_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -87,6 +87,24 @@ pub fn plugin_source(source: &str) -> Result<PluginName> {
     PluginName::parse(name).ok_or_else(|| Error::invalid(format!("{name:?} is not a plugin name ({PLUGIN_NAME_RULE})")))
 }
 
+/// A plugin's files as a gzipped tar, as upstream serves a download and its
+/// SDK unpacks one: every file at the archive's root by its relative path
+/// (no top-level directory), mode 0644, stamped `mtime` (seconds), so the
+/// same plugin always packs to the same bytes.
+pub fn pack(files: &Files, mtime: u64) -> std::io::Result<Vec<u8>> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (path, content) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(mtime);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path, content.as_bytes())?;
+    }
+    tar.into_inner()?.finish()
+}
+
 /// Runtime names compare without case, and `_` matches `-`.
 pub fn same_runtime(a: &str, b: &str) -> bool {
     a.replace('_', "-").eq_ignore_ascii_case(&b.replace('_', "-"))
@@ -103,6 +121,28 @@ mod tests {
         assert_eq!(plugin_source("https://x/y").unwrap_err().code, Code::UnsupportedSource);
         assert_eq!(plugin_source("").unwrap_err().code, Code::InvalidRequest);
         assert_eq!(plugin_source("Bad Name").unwrap_err().code, Code::InvalidRequest);
+    }
+
+    #[test]
+    fn a_plugin_packs_to_a_rootless_gzipped_tar() {
+        let files = Files::from([
+            ("plugin.yaml".to_string(), "name: p\n".to_string()),
+            ("skills/x/SKILL.md".to_string(), "# x\n".to_string()),
+        ]);
+        let bytes = pack(&files, 1_700_000_000).unwrap();
+        assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip");
+        assert_eq!(bytes, pack(&files, 1_700_000_000).unwrap(), "the same bytes each time");
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        let mut seen = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+            seen.push((path, text));
+        }
+        let want: Vec<(String, String)> = files.into_iter().collect();
+        assert_eq!(seen, want);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn status_of(code: Code) -> StatusCode {
         BadRequest | InvalidRequest | InvalidId | InvalidJson | InvalidQuery | InvalidTemplate | InvalidBundle
         | InvalidPlugin | UnsupportedSource | InvalidLoginLink | NotASession => StatusCode::BAD_REQUEST,
         Unauthorized => StatusCode::UNAUTHORIZED,
-        Forbidden | CrossSiteRequest | ControlPlaneForbidden => StatusCode::FORBIDDEN,
+        Forbidden | CrossSiteRequest | CorsOriginNotAllowed | ControlPlaneForbidden => StatusCode::FORBIDDEN,
         NotFound | PluginNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         RequestTimeout => StatusCode::REQUEST_TIMEOUT,

@@ -46,40 +46,60 @@ fn app(req: &HttpRequest) -> Result<&App, ApiError> {
         .ok_or_else(|| ApiError(Error::internal("application state missing")))
 }
 
-/// Refuses a cookie-authenticated write that may come from another site:
-/// it must carry the pages' header, and an `Origin` (browsers send one on
-/// every cross-origin write) must name this very host.
+/// Refuses a cookie-authenticated request that may come from another site.
+/// A write must carry the pages' header. Any request whose `Origin`
+/// (browsers send one on every cross-origin request, and on same-origin
+/// writes) names another origin is refused, reads included: a page an
+/// operator let call the API (`--cors-origin`) gets in with a bearer key,
+/// never with the cookie. So is one whose `Sec-Fetch-Site` says it came
+/// from elsewhere.
 pub fn check_same_site(req: &HttpRequest) -> Result<(), ApiError> {
-    if req.method().is_safe() {
-        return Ok(());
-    }
     let refused = || {
         ApiError(Error::new(
             Code::CrossSiteRequest,
-            "a write with the session cookie must come from this server's own pages \
-             (X-Molecule-UI header, same Origin); scripts should use an org API key",
+            "a request with the session cookie must come from this server's own pages \
+             (X-Molecule-UI header on writes, same Origin); scripts should use an org API key",
         ))
     };
-    if req.headers().get(CSRF_HEADER).is_none() {
+    let write = !req.method().is_safe();
+    if write && req.headers().get(CSRF_HEADER).is_none() {
         return Err(refused());
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
-        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
-        let same_host = host.is_some() && origin.split_once("://").map(|(_, rest)| rest) == host;
-        // Behind a proxy that rewrites Host, the operator's public URL is
-        // the page's origin.
-        let public = app(req).ok().and_then(|a| a.settings.public_url.as_deref());
-        if !same_host && public != Some(origin) {
+        if !same_origin(req, origin) {
             return Err(refused());
         }
     }
     if let Some(site) = req.headers().get("sec-fetch-site") {
-        if site.as_bytes() != b"same-origin" {
+        let ok = match site.as_bytes() {
+            b"same-origin" => true,
+            // A page the user opened from the address bar or a bookmark.
+            b"none" => !write,
+            _ => false,
+        };
+        if !ok {
             return Err(refused());
         }
     }
     Ok(())
+}
+
+/// Whether `origin` (`scheme://host[:port]`) is this server's: its public
+/// URL, or the host this request was sent to with the scheme it came over.
+fn same_origin(req: &HttpRequest, origin: &str) -> bool {
+    // Behind a proxy that rewrites Host, the operator's public URL is the
+    // page's origin.
+    if app(req).ok().and_then(|a| a.settings.public_url.as_deref()) == Some(origin) {
+        return true;
+    }
+    let Some(host) = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    // The scheme this server itself speaks: forwarding headers are never
+    // trusted for it.
+    let scheme = if req.app_config().secure() { "https" } else { "http" };
+    origin.split_once("://") == Some((scheme, host))
 }
 
 /// The caller's credential, left in request extensions so the access log

@@ -8,7 +8,7 @@ use anyhow::Context;
 use tracing::Instrument;
 
 use super::metrics::RequestMetrics;
-use super::{error, middleware, routes};
+use super::{cors, error, middleware, routes};
 use crate::clock::Clock;
 use crate::service::background::{Flusher, Watch};
 use crate::service::App;
@@ -39,6 +39,7 @@ impl Application {
         let app = web::Data::new(opened.app);
         let metrics = web::Data::new(RequestMetrics::default());
         let (state, body_timeout, max_body) = (app.clone(), settings.body_timeout, settings.max_body_bytes);
+        let origins = std::sync::Arc::new(settings.cors_origins.clone());
         let server = HttpServer::new(move || {
             ActixApp::new()
                 .app_data(state.clone())
@@ -52,6 +53,32 @@ impl Application {
                     let expired = middleware::limit_body(&mut req, body_timeout);
                     let fut = srv.call(req);
                     async move { Ok(middleware::after_deadline(fut.await?, expired, body_timeout)) }
+                })
+                .wrap_fn({
+                    let origins = origins.clone();
+                    move |req, srv| {
+                        // Preflights are answered here; listed origins' answers
+                        // are marked readable (cors.rs).
+                        let (call, origin) = match cors::preflight(&req, &origins) {
+                            Some(res) => (Err(req.into_response(res)), None),
+                            None => {
+                                let origin = cors::allowed_origin(&req, &origins);
+                                (Ok(srv.call(req)), origin)
+                            }
+                        };
+                        async move {
+                            match call {
+                                Err(res) => Ok(res.map_into_right_body()),
+                                Ok(fut) => {
+                                    let mut res = fut.await?;
+                                    if let Some(o) = origin {
+                                        cors::decorate(res.headers_mut(), o);
+                                    }
+                                    Ok(res.map_into_left_body())
+                                }
+                            }
+                        }
+                    }
                 })
                 .wrap_fn(|req, srv| {
                     let observed = middleware::Observed::start(&req);

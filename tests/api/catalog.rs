@@ -169,9 +169,25 @@ fn plugins_register_install_pin_and_download() {
         "the agent does not install"
     );
 
-    let dl = app.get(&format!("{path}/git-tools/download"), &tok);
+    let (dl, _) = app.get_raw(&format!("{path}/git-tools/download"), &tok, &[("Accept", "application/json")]);
     assert_eq!(dl.status, 200);
     assert_eq!(dl.body["files"]["skills/commit/SKILL.md"], "Write good commits.");
+    // Upstream's SDK asks with Accept: */* and unpacks a gzipped tar, its
+    // files at the archive's root.
+    let (tgz, bytes) = app.get_raw(&format!("{path}/git-tools/download"), &tok, &[("Accept", "*/*")]);
+    assert_eq!(tgz.status, 200);
+    assert_eq!(tgz.headers["content-type"], "application/gzip");
+    assert!(tgz.headers["content-disposition"].contains("git-tools.tar.gz"));
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+    let mut found = std::collections::BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+        found.insert(name, text);
+    }
+    assert_eq!(found["skills/commit/SKILL.md"], "Write good commits.");
     assert_eq!(
         app.get(&format!("{path}/git-tools/download"), &app.admin).status,
         403,

@@ -157,6 +157,34 @@ impl TestApp {
         read_response(req.call().expect("GET"))
     }
 
+    /// A GET with a token and extra headers; the raw body is kept too.
+    pub fn get_raw(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> (Resp, Vec<u8>) {
+        let mut req = self.agent.get(self.url(path));
+        if !token.is_empty() {
+            req = req.header("Authorization", format!("Bearer {token}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut res = req.call().expect("GET");
+        let bytes = res.body_mut().read_to_vec().unwrap_or_default();
+        let status = res.status().as_u16();
+        let mut headers = std::collections::BTreeMap::new();
+        for (k, v) in res.headers() {
+            headers.insert(k.as_str().to_string(), v.to_str().unwrap_or("").to_string());
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let resp = Resp {
+            status,
+            body,
+            text,
+            www_authenticate: headers.get("www-authenticate").cloned(),
+            headers,
+        };
+        (resp, bytes)
+    }
+
     pub fn get_with_header(&self, path: &str, name: &str, value: &str) -> Resp {
         read_response(self.agent.get(self.url(path)).header(name, value).call().expect("GET"))
     }

@@ -1,11 +1,14 @@
 //! Workspace templates, the plugin registry, the allowlist, and plugins
 //! installed on workspaces.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::error::ApiResult;
+use crate::domain::catalog::pack;
+use crate::domain::Error;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::gate::{AdminWide, Gated, Reader, ReaderWide, WsAgent, WsReadOrAgent, WsWrite};
 use crate::service::catalog::{self, ImportTemplate, Install, PutAllowlist, RegisterPlugin};
 use crate::service::App;
@@ -86,15 +89,48 @@ pub async fn uninstall(
     Ok(HttpResponse::Ok().json(catalog::uninstall(&app, who, &id, name).await?))
 }
 
+/// Whether the client wants the archive: upstream's SDK unpacks the body as
+/// a gzipped tar and sends `Accept: */*`; asking for JSON (or naming no
+/// type) gets the JSON document.
+fn wants_archive(req: &HttpRequest) -> bool {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if accept.is_empty() || accept.contains("application/json") {
+        return false;
+    }
+    ["*/*", "application/gzip", "application/x-gzip", "application/x-tar", "application/octet-stream", "application/*"]
+        .iter()
+        .any(|t| accept.contains(t))
+}
+
 /// The agent fetches an installed plugin's files with its own token.
 pub async fn download(
+    req: HttpRequest,
     app: web::Data<App>,
     Gated(who, _): Gated<WsAgent>,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();
     let p = catalog::download(&app, who, &id, name).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "name": p.name, "version": p.version, "sha256": p.sha256, "files": p.files,
-    })))
+    if !wants_archive(&req) {
+        return Ok(HttpResponse::Ok().json(json!({
+            "name": p.name, "version": p.version, "sha256": p.sha256, "files": p.files,
+        })));
+    }
+    let mtime = u64::try_from(p.created_at / 1000).unwrap_or(0);
+    let archive = pack(&p.files, mtime).map_err(|e| ApiError(Error::internal(e)))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/gzip")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}.tar.gz\"", p.name),
+        ))
+        .insert_header(("X-Plugin-Name", p.name))
+        .insert_header(("X-Plugin-Version", p.version))
+        .insert_header(("X-Plugin-Sha256", p.sha256))
+        .body(archive))
 }

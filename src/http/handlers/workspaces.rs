@@ -38,8 +38,13 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     // The address this request came to names the server in an external
     // workspace's connection block when --public-url does not.
-    let host = req.connection_info().host().to_string();
-    Ok(HttpResponse::Created().json(ws::create(&app, who, body.into_inner(), Some(&host)).await?))
+    // (Its Host header, never a forwarding header.)
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()));
+    Ok(HttpResponse::Created().json(ws::create(&app, who, body.into_inner(), host).await?))
 }
 
 pub async fn get(
