@@ -1,4 +1,4 @@
--- molecule-tenant: the whole current schema (version 3).
+-- molecule-tenant: the whole current schema (version 4).
 --
 -- Applied in one transaction to an empty database. Later versions append a
 -- numbered step to MIGRATIONS in src/db/migrate.rs and fold the same change in
@@ -53,6 +53,7 @@ CREATE TABLE workspaces (
     monthly_spend     INTEGER
 );
 CREATE INDEX workspaces_parent ON workspaces (parent_id) WHERE deleted_at IS NULL;
+CREATE INDEX workspaces_deleted ON workspaces (deleted_at) WHERE deleted_at IS NOT NULL;  -- v4
 
 CREATE TABLE org_keys (
     id           TEXT PRIMARY KEY,
@@ -71,6 +72,7 @@ CREATE TABLE org_keys (
 );
 CREATE INDEX org_keys_seq ON org_keys (seq);
 CREATE INDEX org_keys_live ON org_keys (created_at) WHERE revoked_at IS NULL;
+CREATE INDEX org_keys_ended ON org_keys (coalesce(revoked_at, expires_at));  -- v4
 
 -- An org key with no rows here covers every workspace.
 CREATE TABLE org_key_workspaces (
@@ -94,8 +96,11 @@ CREATE TABLE workspace_tokens (
 );
 CREATE INDEX workspace_tokens_seq ON workspace_tokens (seq);
 CREATE INDEX workspace_tokens_live ON workspace_tokens (workspace_id, created_at) WHERE revoked_at IS NULL;
+CREATE INDEX workspace_tokens_ended ON workspace_tokens (coalesce(revoked_at, expires_at));  -- v4
 
--- Append-only; each row's hash covers its fields and the previous row's hash.
+-- Append-only; each row's hash covers its fields and the previous row's hash,
+-- keyed with the audit key named by key_id (NULL: a plain hash, for entries
+-- written before version 4). The key is never in the database.
 CREATE TABLE audit_log (
     id        INTEGER PRIMARY KEY,
     at        INTEGER NOT NULL,
@@ -105,7 +110,8 @@ CREATE TABLE audit_log (
     detail    TEXT NOT NULL,
     client    TEXT,
     prev_hash BLOB NOT NULL,
-    hash      BLOB NOT NULL
+    hash      BLOB NOT NULL,
+    key_id    TEXT  -- v4
 );
 
 -- Secret values, sealed (src/crypto.rs) with their scope and name as
@@ -138,6 +144,9 @@ CREATE TABLE approvals (
     note         TEXT
 );
 CREATE INDEX approvals_pending ON approvals (created_at) WHERE status = 'pending';
+-- Retention (src/store/retention.rs) finds rows that ended long ago by the
+-- `_ended` indexes.
+CREATE INDEX approvals_ended ON approvals (coalesce(decided_at, expires_at));  -- v4
 CREATE INDEX approvals_workspace ON approvals (workspace_id, created_at);
 
 -- One channel per type per workspace. Credential-bearing fields are sealed
@@ -224,6 +233,7 @@ CREATE TABLE login_links (
     -- The link's base URL was https, so the session cookie is Secure.
     secure     INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX login_links_ended ON login_links (coalesce(used_at, expires_at));  -- v4
 
 -- Browser sessions: the cookie holds a token whose blake3 hash is kept here.
 -- Each row carries its own limits, fixed when it was created. seq works as
@@ -246,3 +256,4 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_seq ON sessions (seq);
 CREATE INDEX sessions_key ON sessions (key_id) WHERE key_id IS NOT NULL;
+CREATE INDEX sessions_ended ON sessions (coalesce(revoked_at, expires_at));  -- v4

@@ -302,6 +302,14 @@ test("a newcomer signs in with a one-time link, mints a key, uses it, revokes it
     );
   });
 
+  await t.test("the audit page says whether the trail is intact", async () => {
+    await page.goto(`${base}/ui/#/audit`);
+    const line = page.locator("#audit-verdict");
+    await line.waitFor(WAIT);
+    assert.match(await line.textContent(), /^Audit trail intact: \d+ entries, sealed and chained/);
+    assert.ok((await page.locator("#audit-table tbody tr").count()) > 0);
+  });
+
   await t.test("Log out ends the session: the old cookie no longer works", async () => {
     await page.click("#logout");
     await page.locator("#page-signin").waitFor(WAIT);

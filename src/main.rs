@@ -1,13 +1,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use molecule_tenant::cli::commands;
-use molecule_tenant::cli::{Cli, Command};
+use molecule_tenant::cli::{commands, serve, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(a) => commands::serve(a),
+        Command::Serve(a) => serve::serve(*a),
         Command::MintKey(a) => commands::mint_key(a),
         Command::ListKeys(a) => commands::list_keys(a),
         Command::RevokeKey(a) => commands::revoke_key(a),
@@ -15,8 +14,10 @@ fn main() -> ExitCode {
         Command::Backup(a) => commands::backup(a),
         Command::Restore(a) => commands::restore(a),
         Command::Audit(a) => commands::audit(a),
+        Command::RotateAuditKey(a) => commands::rotate_audit_key(a),
         Command::LoginUrl(a) => commands::login_url(a),
         Command::EndSessions(a) => commands::end_sessions(a),
+        Command::OrgTemplate(c) => commands::org_template(c),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

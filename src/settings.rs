@@ -31,6 +31,8 @@ pub struct Settings {
     pub approval_ttl: Duration,
     /// The master key for secrets; default `secrets.key` in the data dir.
     pub secrets_key_file: Option<PathBuf>,
+    /// The audit keys; default `audit.key` in the data dir.
+    pub audit_key_file: Option<PathBuf>,
     /// A browser session ends after this long without a request…
     pub session_idle: Duration,
     /// …and this long after sign-in, whatever happens.
@@ -41,6 +43,23 @@ pub struct Settings {
     /// Origins whose pages may call the API from a browser (bearer keys
     /// only), as `scheme://host[:port]`.
     pub cors_origins: Vec<String>,
+    /// Peers whose forwarding header is believed (reverse proxies).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Which forwarding header those proxies manage.
+    pub forwarded_header: ForwardedHeader,
+    /// Decided and expired approvals, ended sessions and spent or expired
+    /// sign-in links are deleted this long after they ended.
+    pub retention: Duration,
+}
+
+/// The header a trusted proxy appends the client's address to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For` (and `X-Forwarded-Proto`): Caddy, nginx, Traefik.
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…;proto=…`.
+    Forwarded,
 }
 
 impl Settings {
@@ -67,10 +86,14 @@ impl Settings {
             failures_per_token: 10,
             approval_ttl: Duration::from_secs(600),
             secrets_key_file: None,
+            audit_key_file: None,
             session_idle: Duration::from_secs(30 * 60),
             session_lifetime: Duration::from_secs(12 * 3600),
             public_url: None,
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
+            retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

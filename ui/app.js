@@ -587,6 +587,26 @@ async function loadAudit() {
     ),
   );
   fill("audit-table", rows);
+  await showVerdict();
+}
+
+// The chain's verdict, for those allowed to ask (org-wide admins).
+async function showVerdict() {
+  const line = $("audit-verdict");
+  let v;
+  try {
+    v = await api("GET", "/org/audit/verify");
+  } catch (e) {
+    line.hidden = true;
+    if (e instanceof ApiError && e.status === 403) return;
+    throw e;
+  }
+  line.hidden = false;
+  line.className = v.intact ? "verdict ok" : "verdict broken";
+  const anchor = v.anchor ? `; the anchor witnessed #${v.anchor.seq}` : "";
+  line.textContent = v.intact
+    ? `Audit trail intact: ${v.entries} entries, sealed and chained${anchor}.`
+    : `Audit trail broken at #${v.broken_at}: ${v.reason}${anchor}.`;
 }
 
 // ---- start ---------------------------------------------------------------

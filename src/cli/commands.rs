@@ -7,35 +7,25 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 
+use super::args::{base_url, duration};
 use super::{
-    AuditCommand, BackupArgs, DataDir, ListKeysArgs, LoginUrlArgs, MintKeyArgs, RestoreArgs, RevokeKeyArgs, RotateArgs,
-    ServeArgs,
+    AuditCommand, BackupArgs, DataDir, ListKeysArgs, LoginUrlArgs, MintKeyArgs, OrgTemplateCommand, RestoreArgs,
+    RevokeKeyArgs, RotateArgs,
 };
-use crate::clock::{system_now_ms, Clock};
+use crate::clock::system_now_ms;
+use crate::domain::audit::Actor;
 use crate::domain::ids::{KeyId, WorkspaceId};
 use crate::domain::keys::{expiry, WARNING};
 use crate::domain::role::{Role, ROLE_NAMES};
 use crate::domain::text::check_name;
 use crate::domain::time::{opt_rfc3339, rfc3339};
 use crate::domain::token::{self, TokenKind};
-use crate::http::server::Application;
-use crate::ops::data_dir;
+use crate::ops::{anchor, audit_key, data_dir};
 use crate::service::keys::{self, BoxMint, KeyList, Target};
-use crate::service::{audit, sessions};
+use crate::service::{audit, sessions, templates};
 use crate::settings::Settings;
 use crate::store::audit::Verdict;
 use crate::store::{Db, StoreError};
-use crate::telemetry;
-
-fn duration(flag: &str, env: &str, value: &str) -> anyhow::Result<Duration> {
-    let value = value.trim();
-    // A bare number means seconds.
-    if let Ok(secs) = value.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    humantime::parse_duration(value)
-        .map_err(|e| anyhow!("{flag} ({env}): cannot read {value:?} as a duration ({e}); use e.g. 90s, 10m, 12h, 30d"))
-}
 
 fn store_err(e: StoreError) -> anyhow::Error {
     match e {
@@ -53,55 +43,39 @@ fn refused(e: crate::domain::Error) -> anyhow::Error {
     }
 }
 
-fn open_db(dir: &std::path::Path) -> anyhow::Result<Db> {
-    Db::open(dir).map_err(store_err).context("opening the database")
+/// The database, opened with its audit key. When the command is done, the
+/// audit trail's head is written to the anchor (ops/anchor.rs).
+struct OnBox {
+    db: Db,
+    dir: std::path::PathBuf,
 }
 
-pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    telemetry::init(&args.log, &args.log_format)?;
-    let mut settings = Settings::new(args.listen, args.data_dir.data_dir);
-    settings.offline_after = duration("--offline-after", "MOLECULE_OFFLINE_AFTER", &args.offline_after)?;
-    settings.idle_after = duration("--idle-after", "MOLECULE_IDLE_AFTER", &args.idle_after)?;
-    settings.approval_ttl = duration("--approval-ttl", "MOLECULE_APPROVAL_TTL", &args.approval_ttl)?;
-    if settings.approval_ttl.is_zero() {
-        bail!("--approval-ttl (MOLECULE_APPROVAL_TTL): must be longer than zero");
+impl std::ops::Deref for OnBox {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        &self.db
     }
-    settings.secrets_key_file = args.key_file.secrets_key_file;
-    settings.body_timeout = duration("--body-timeout", "MOLECULE_BODY_TIMEOUT", &args.body_timeout)?;
-    if settings.body_timeout.is_zero() {
-        bail!("--body-timeout (MOLECULE_BODY_TIMEOUT): must be longer than zero");
-    }
-    settings.session_idle = duration("--session-idle", "MOLECULE_SESSION_IDLE", &args.session_idle)?;
-    settings.session_lifetime = duration(
-        "--session-lifetime",
-        "MOLECULE_SESSION_LIFETIME",
-        &args.session_lifetime,
-    )?;
-    if settings.session_idle.is_zero() || settings.session_lifetime.is_zero() {
-        bail!("--session-idle and --session-lifetime (MOLECULE_SESSION_IDLE, MOLECULE_SESSION_LIFETIME): must be longer than zero");
-    }
-    if let Some(url) = &args.public_url {
-        settings.public_url = Some(base_url("--public-url", "MOLECULE_PUBLIC_URL", url)?);
-    }
-    for origin in &args.cors_origins {
-        let origin = base_url("--cors-origin", "MOLECULE_CORS_ORIGINS", origin)?;
-        settings.cors_origins.push(origin);
-    }
-    if let Some(w) = args.workers {
-        if w == 0 {
-            bail!("--workers (MOLECULE_WORKERS): must be at least 1");
+}
+
+impl Drop for OnBox {
+    fn drop(&mut self) {
+        if let Err(e) = anchor::record(&self.db, &self.dir) {
+            eprintln!("warning: could not record the audit trail's head in the anchor: {e:#}");
         }
-        settings.workers = w;
     }
-    actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(settings.clone(), Clock::default())?;
-        tracing::info!(
-            listen = %settings.listen, port = app.port(), data_dir = %settings.data_dir.display(),
-            live_credentials = app.state().creds.live_count(), "molecule-tenant serving"
-        );
-        app.run_until_stopped().await?;
-        tracing::info!("stopped");
-        Ok(ExitCode::SUCCESS)
+}
+
+fn open_db(dir: &DataDir) -> anyhow::Result<OnBox> {
+    let db = audit_key::open_db(
+        &dir.data_dir,
+        dir.audit_key_file.as_deref(),
+        &Actor::cli(),
+        system_now_ms(),
+    )
+    .context("opening the database")?;
+    Ok(OnBox {
+        db,
+        dir: dir.data_dir.clone(),
     })
 }
 
@@ -130,7 +104,7 @@ pub fn mint_key(args: MintKeyArgs) -> anyhow::Result<ExitCode> {
         }
     };
     data_dir::create(&args.data_dir.data_dir)?;
-    let db = open_db(&args.data_dir.data_dir)?;
+    let db = open_db(&args.data_dir)?;
     let req = BoxMint {
         label,
         role,
@@ -171,18 +145,6 @@ fn confirm_with_server(db: &Db, dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// An http(s) URL with no path, query or trailing slash.
-fn base_url(flag: &str, env: &str, raw: &str) -> anyhow::Result<String> {
-    let url = raw.trim().trim_end_matches('/');
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| anyhow!("{flag} ({env}): {raw:?} must start with http:// or https://"))?;
-    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
-        bail!("{flag} ({env}): {raw:?} must be a scheme and host only, e.g. https://tenant.example.com");
-    }
-    Ok(url.to_string())
-}
-
 /// The longest a sign-in link may stay valid: it is a bearer credential
 /// that travels through terminals and chat.
 const MAX_LINK_TTL: Duration = Duration::from_secs(3600);
@@ -194,7 +156,7 @@ pub fn login_url(args: LoginUrlArgs) -> anyhow::Result<ExitCode> {
         bail!("--ttl (MOLECULE_LOGIN_LINK_TTL): must be between 1s and 1h");
     }
     data_dir::create(&args.data_dir.data_dir)?;
-    let db = open_db(&args.data_dir.data_dir)?;
+    let db = open_db(&args.data_dir)?;
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
     let code = sessions::login_link_on_box(&db, system_now_ms(), ttl_ms, &base).map_err(refused)?;
     eprintln!(
@@ -207,7 +169,7 @@ pub fn login_url(args: LoginUrlArgs) -> anyhow::Result<ExitCode> {
 
 pub fn end_sessions(args: DataDir) -> anyhow::Result<ExitCode> {
     data_dir::require_db(&args.data_dir)?;
-    let db = open_db(&args.data_dir)?;
+    let db = open_db(&args)?;
     let ended = sessions::end_all_on_box(&db, system_now_ms()).map_err(refused)?;
     confirm_with_server(&db, &args.data_dir)?;
     eprintln!("ended {ended} browser session(s)");
@@ -216,7 +178,7 @@ pub fn end_sessions(args: DataDir) -> anyhow::Result<ExitCode> {
 
 pub fn list_keys(args: ListKeysArgs) -> anyhow::Result<ExitCode> {
     data_dir::require_db(&args.data_dir.data_dir)?;
-    let db = open_db(&args.data_dir.data_dir)?;
+    let db = open_db(&args.data_dir)?;
     let rows = keys::list_on_box(&db, system_now_ms()).map_err(refused)?;
     if args.json {
         let list = KeyList {
@@ -273,7 +235,7 @@ fn revoke_target(raw: &str) -> anyhow::Result<Target> {
 pub fn revoke_key(args: RevokeKeyArgs) -> anyhow::Result<ExitCode> {
     data_dir::require_db(&args.data_dir.data_dir)?;
     let target = revoke_target(&args.target)?;
-    let db = open_db(&args.data_dir.data_dir)?;
+    let db = open_db(&args.data_dir)?;
     let key = keys::revoke_on_box(&db, &target, system_now_ms()).map_err(refused)?;
     confirm_with_server(&db, &args.data_dir.data_dir)?;
     eprintln!("revoked org key {} ({}, {:?})", key.prefix, key.id, key.name);
@@ -282,17 +244,77 @@ pub fn revoke_key(args: RevokeKeyArgs) -> anyhow::Result<ExitCode> {
 pub fn audit(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     let AuditCommand::Verify(dir) = cmd;
     data_dir::require_db(&dir.data_dir)?;
-    let db = open_db(&dir.data_dir)?;
-    match audit::verify_on_box(&db).map_err(refused)? {
-        Verdict::Intact { entries } => {
-            println!("audit trail intact: {entries} entries");
+    let db = open_db(&dir)?;
+    let key_file = audit_key::path(&dir.data_dir, dir.audit_key_file.as_deref());
+    let checked = audit::check(&db, &dir.data_dir, &key_file).map_err(refused)?;
+    let anchor = match checked.anchor {
+        Some(a) => format!("the anchor witnessed #{}", a.seq),
+        None => "no anchor yet".into(),
+    };
+    match checked.verdict {
+        Verdict::Intact { entries, head } => {
+            let head = head.map_or_else(String::new, |(seq, hash)| {
+                let short: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+                format!("; head #{seq} {short}")
+            });
+            println!("audit trail intact: {entries} entries{head}; {anchor}");
             Ok(ExitCode::SUCCESS)
         }
         Verdict::Broken { id, reason } => {
-            println!("audit trail BROKEN at entry {id}: {reason}");
+            println!("audit trail BROKEN at entry #{id}: {reason} ({anchor})");
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// Appends a new audit key; a running server seals with it within seconds.
+pub fn rotate_audit_key(dir: DataDir) -> anyhow::Result<ExitCode> {
+    data_dir::require_db(&dir.data_dir)?;
+    let path = audit_key::path(&dir.data_dir, dir.audit_key_file.as_deref());
+    // Opened first: the key file must cover the trail before it grows.
+    drop(open_db(&dir)?);
+    let (old, new) = audit_key::rotate(&path)?;
+    let db = open_db(&dir)?;
+    audit::record_rotation(&db, &old, &new, system_now_ms()).map_err(refused)?;
+    eprintln!(
+        "the audit trail is sealed with key {new} from now on (was {old}); {} keeps both: back it up",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn org_template(cmd: OrgTemplateCommand) -> anyhow::Result<ExitCode> {
+    let OrgTemplateCommand::Add(args) = cmd;
+    data_dir::require_db(&args.data_dir.data_dir)?;
+    let (files, skipped) = crate::ops::template_dir::read(&args.path)?;
+    let db = open_db(&args.data_dir)?;
+    let how = templates::Registering {
+        name: args.name,
+        replace: args.replace,
+    };
+    let done =
+        templates::register_on_box(&db, templates::Upload::Files(files), how, system_now_ms()).map_err(refused)?;
+    let dropped = done["skipped"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str());
+    for s in skipped.iter().map(String::as_str).chain(dropped) {
+        eprintln!("left out {s}");
+    }
+    eprintln!(
+        "registered org template {} ({} workspaces{}); import it with POST /org/import {{\"dir\": \"{}\"}}",
+        done["dir"].as_str().unwrap_or(""),
+        done["workspaces"],
+        if done["replaced"] == true {
+            ", replacing the one before"
+        } else {
+            ""
+        },
+        done["dir"].as_str().unwrap_or("")
+    );
+    println!("{done}");
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn rotate_secrets_key(args: RotateArgs) -> anyhow::Result<ExitCode> {
@@ -307,7 +329,7 @@ pub fn rotate_secrets_key(args: RotateArgs) -> anyhow::Result<ExitCode> {
             path.display()
         );
     }
-    let db = open_db(dir)?;
+    let db = open_db(&args.data_dir)?;
     let done = crate::ops::rotation::rotate(&db, &path, system_now_ms())?;
     eprintln!(
         "re-encrypted {} secret(s) and {} channel(s) under key {} (was {}); the old key is kept in {}",
@@ -324,14 +346,19 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     data_dir::require_db(&args.data_dir.data_dir)?;
     let bytes = crate::ops::backup::backup(&args.data_dir.data_dir, &args.to)?;
     eprintln!(
-        "backed up {bytes} bytes to {} (integrity checked); the secrets key file is not in it: back it up separately",
+        "backed up {bytes} bytes to {} (integrity checked); the secrets and audit key files are not in it: back them up separately",
         args.to.display()
     );
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    let dir = &args.data_dir;
+    audit_key::check_backup(&args.from, &dir.data_dir, dir.audit_key_file.as_deref())?;
     let bytes = crate::ops::backup::restore(&args.data_dir.data_dir, &args.from)?;
+    let db = open_db(&args.data_dir)?;
+    let from = args.from.display().to_string();
+    audit::record_restore(&db, &args.data_dir.data_dir, &from, system_now_ms()).map_err(refused)?;
     eprintln!(
         "restored {bytes} bytes into {}; secrets open only with the key file that sealed them",
         args.data_dir.data_dir.display()

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod args;
 pub mod commands;
+pub mod serve;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -20,7 +22,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the org admin API over HTTP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Mint an org API key on the box (the bootstrap for the first key).
     /// Prints only the token on stdout; details go to stderr.
     MintKey(MintKeyArgs),
@@ -47,6 +49,34 @@ pub enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Seal the audit trail with a new audit key from now on; the old keys
+    /// stay in the file, to check what they sealed (safe while `serve` runs).
+    RotateAuditKey(DataDir),
+    /// Org templates on the box.
+    #[command(subcommand)]
+    OrgTemplate(OrgTemplateCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrgTemplateCommand {
+    /// Register the org template in a directory (a git checkout: org.yaml
+    /// and the files it names). Works with or without a running server.
+    Add(OrgTemplateAddArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct OrgTemplateAddArgs {
+    /// The template's directory (holding org.yaml).
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// The registry name (default: the template's own name).
+    #[arg(long, env = "MOLECULE_TEMPLATE_NAME")]
+    pub name: Option<String>,
+    /// Replace a template registered under the same name.
+    #[arg(long)]
+    pub replace: bool,
+    #[command(flatten)]
+    pub data_dir: DataDir,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -54,6 +84,11 @@ pub struct DataDir {
     /// Directory holding the database; created (mode 0700) on first start.
     #[arg(long, env = "MOLECULE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// File holding the audit keys that seal the audit trail (64 hex
+    /// characters a line, mode 0600). Default: audit.key in the data dir,
+    /// created on first start.
+    #[arg(long, env = "MOLECULE_AUDIT_KEY_FILE")]
+    pub audit_key_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -136,6 +171,21 @@ pub struct ServeArgs {
     /// session cookie.
     #[arg(long = "cors-origin", env = "MOLECULE_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// A reverse proxy in front of the server, as an address or CIDR range
+    /// (e.g. 127.0.0.1/32, 10.0.0.0/8); repeat for several. Only requests
+    /// from these peers have their client address (for throttling, the
+    /// audit trail and sessions) and scheme taken from the forwarding header.
+    #[arg(long = "trusted-proxy", env = "MOLECULE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// The forwarding header the trusted proxies set: x-forwarded-for
+    /// (with X-Forwarded-Proto; Caddy, nginx, Traefik) or forwarded (RFC 7239).
+    #[arg(long, env = "MOLECULE_FORWARDED_HEADER", default_value = "x-forwarded-for")]
+    pub forwarded_header: String,
+    /// Decided and expired approvals, revoked and expired keys, tokens and
+    /// sessions, spent sign-in links and deleted workspaces are deleted this
+    /// long after they ended (the audit trail is kept).
+    #[arg(long, env = "MOLECULE_RETENTION", default_value = "30d")]
+    pub retention: String,
 }
 
 #[derive(Args, Debug)]
@@ -190,6 +240,8 @@ pub struct RevokeKeyArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Check that every audit entry is intact and chained to the one before.
+    /// Check that every audit entry is intact, sealed with the audit key and
+    /// chained to the one before, and that the trail still holds the head
+    /// the anchor witnessed. Exit status 2 names the first bad entry.
     Verify(DataDir),
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use super::cipher::hex;
-use crate::files::{lock_file as open_lock, with_suffix};
+use crate::files::{check_private, lock_file as open_lock, with_suffix};
 
 /// The key file names used around a rotation.
 pub fn pending_path(path: &Path) -> PathBuf {
@@ -20,21 +20,7 @@ pub fn retired_path(path: &Path) -> PathBuf {
 
 pub fn read_key_file(path: &Path) -> anyhow::Result<[u8; 32]> {
     let hint = "(--secrets-key-file / MOLECULE_SECRETS_KEY_FILE)";
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .with_context(|| format!("reading the secrets key file {} {hint}", path.display()))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            bail!(
-                "the secrets key file {} is readable by group or others (mode {:o}); run chmod 600 on it {hint}",
-                path.display(),
-                mode & 0o777
-            );
-        }
-    }
+    check_private(path, "secrets key file", hint)?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the secrets key file {} {hint}", path.display()))?;
     let text = text.trim();

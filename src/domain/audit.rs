@@ -17,6 +17,14 @@ impl Actor {
             client: None,
         }
     }
+
+    /// The server itself, on a schedule (retention).
+    pub fn server() -> Actor {
+        Actor {
+            name: "server".into(),
+            client: None,
+        }
+    }
 }
 
 macro_rules! actions {
@@ -74,6 +82,10 @@ actions! {
     LoginLinkCreate => "login_link.create",
     SecretsKeyRotate => "secrets_key.rotate",
     AuthFailed => "auth.failed",
+    AuditSeal => "audit.seal",
+    AuditKeyRotate => "audit_key.rotate",
+    DatabaseRestore => "database.restore",
+    RetentionPurge => "retention.purge",
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::domain::org_yaml::{check_relpath, Files};
-use crate::domain::text::{check_name, PluginName, PLUGIN_NAME_RULE};
+use crate::domain::text::{check_name, check_prose, PluginName, PLUGIN_NAME_RULE};
 use crate::domain::workspace::{
     check_tier, DEFAULT_RUNTIME, MAX_DEPTH as MAX_TREE_DEPTH, MAX_NAME as MAX_WORKSPACE_NAME,
     MAX_ROLE as MAX_WORKSPACE_ROLE, MAX_RUNTIME,
@@ -59,7 +59,7 @@ pub fn check(b: &Bundle, path: &str, depth: usize, count: &mut usize) -> Result<
     let at = |e: String| format!("{path} ({:?}): {e}", b.name);
     check_name("name", &b.name, MAX_WORKSPACE_NAME).map_err(at)?;
     if let Some(d) = &b.description {
-        check_name("description", d, MAX_WORKSPACE_ROLE).map_err(at)?;
+        check_prose("description", d, MAX_WORKSPACE_ROLE).map_err(at)?;
     }
     if let Some(t) = b.tier {
         check_tier(t).map_err(at)?;

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::error::{Code, Error, Result};
 use crate::domain::org_yaml::{self, Files};
-use crate::domain::text::{check_name, PluginName, PLUGIN_NAME_RULE};
+use crate::domain::text::{check_name, check_prose, PluginName, PLUGIN_NAME_RULE};
 use crate::domain::workspace::{check_tier, MAX_MODEL, MAX_ROLE, MAX_RUNTIME};
 
 /// Where plugins can be installed from.
@@ -38,11 +38,13 @@ pub fn template_defaults(files: &Files) -> Result<TemplateDefaults, String> {
     for (field, value, max) in [
         ("runtime", s(&doc["runtime"]), MAX_RUNTIME),
         ("model", model.clone(), MAX_MODEL),
-        ("description", s(&doc["description"]), MAX_ROLE),
     ] {
         if let Some(v) = value {
             check_name(field, &v, max).map_err(|e| format!("config.yaml: {e}"))?;
         }
+    }
+    if let Some(d) = s(&doc["description"]) {
+        check_prose("description", &d, MAX_ROLE).map_err(|e| format!("config.yaml: {e}"))?;
     }
     Ok(TemplateDefaults {
         runtime: s(&doc["runtime"]),

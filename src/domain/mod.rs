@@ -4,6 +4,7 @@
 //! type. Nothing here knows HTTP, SQL or files.
 
 pub mod approvals;
+pub mod archive;
 pub mod audit;
 pub mod authz;
 pub mod bundle;

@@ -1,8 +1,21 @@
 //! Rules for the text callers give us: names, labels, prose, environment
 //! variable names. Each refusal is a sentence a caller can act on.
 
+/// Bidirectional overrides, embeddings and isolates, and marks: they can
+/// make text display in an order other than the one it has ("Trojan
+/// Source"), so a name could read as another in `list-keys` or the pages.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Characters that take no space: `ad\u{200B}min` displays as `admin`.
+/// Joiners included, so a name in a script that uses them must do without.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{180E}' | '\u{00AD}')
+}
+
 /// A one-line name or label: not blank, at most `max_chars` characters, no
-/// control characters.
+/// control characters, nothing that displays as something else.
 pub fn check_name(field: &str, value: &str, max_chars: usize) -> Result<(), String> {
     if value.trim().is_empty() {
         return Err(format!("{field} must not be empty"));
@@ -13,6 +26,34 @@ pub fn check_name(field: &str, value: &str, max_chars: usize) -> Result<(), Stri
     if value.chars().any(char::is_control) {
         return Err(format!("{field} must not contain control characters"));
     }
+    if value.chars().any(|c| is_bidi_control(c) || is_invisible(c)) {
+        return Err(format!(
+            "{field} must not contain bidirectional controls or invisible characters (such as U+202E or U+200B)"
+        ));
+    }
+    Ok(())
+}
+
+/// Prose (a role, a description): not blank, bounded; lines and tabs are
+/// fine, other control characters and bidirectional controls are not.
+pub fn check_prose(field: &str, value: &str, max_chars: usize) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(format!("{field} must not be empty"));
+    }
+    if value.chars().count() > max_chars {
+        return Err(format!("{field} must be at most {max_chars} characters"));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(format!("{field} must not contain control characters"));
+    }
+    if value.chars().any(is_bidi_control) {
+        return Err(format!(
+            "{field} must not contain bidirectional controls (such as U+202E)"
+        ));
+    }
     Ok(())
 }
 
@@ -21,11 +62,7 @@ pub fn check_name(field: &str, value: &str, max_chars: usize) -> Result<(), Stri
 pub fn optional_prose(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, String> {
     match value.filter(|v| !v.trim().is_empty()) {
         None => Ok(None),
-        Some(v) if v.chars().count() > max => Err(format!("{field} must be at most {max} characters")),
-        Some(v) if v.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) => {
-            Err(format!("{field} must not contain control characters"))
-        }
-        Some(v) => Ok(Some(v)),
+        Some(v) => check_prose(field, &v, max).map(|()| Some(v)),
     }
 }
 
@@ -104,6 +141,20 @@ mod tests {
         assert!(check_name("name", "a\nb", 10).is_err());
         assert!(check_name("name", "ééééééééééé", 10).is_err());
         assert!(check_name("name", "éééééééééé", 10).is_ok());
+        // What displays as "admin" or reverses a suffix is refused.
+        for disguised in [
+            "ad\u{200B}min",
+            "key\u{202E}nimda",
+            "\u{2066}x\u{2069}",
+            "a\u{FEFF}",
+            "ad\u{200D}min",
+        ] {
+            assert!(
+                check_name("name", disguised, 20).unwrap_err().contains("invisible"),
+                "{disguised:?}"
+            );
+        }
+        assert!(check_name("name", "日本語 ключ 🔑", 20).is_ok());
     }
 
     #[test]
@@ -112,6 +163,8 @@ mod tests {
         assert_eq!(optional_prose("r", Some("a\nb".into()), 10), Ok(Some("a\nb".into())));
         assert!(optional_prose("r", Some("a\u{7}".into()), 10).is_err());
         assert!(optional_prose("r", Some("x".repeat(11)), 10).is_err());
+        assert!(optional_prose("r", Some("a\u{202E}b".into()), 10).is_err());
+        assert!(check_prose("role", "para one\n\npara two\twith a tab", 100).is_ok());
     }
 
     #[test]

@@ -6,7 +6,8 @@ use serde::Serialize;
 /// Field rules, shared by every way a workspace is made (the API, org
 /// import, bundles, workspace templates).
 pub const MAX_NAME: usize = 255;
-pub const MAX_ROLE: usize = 1000;
+/// Roles in real org templates run to a few paragraphs.
+pub const MAX_ROLE: usize = 8000;
 pub const MAX_RUNTIME: usize = 100;
 pub const MAX_MODEL: usize = 100;
 pub const MAX_TASK: usize = 1000;

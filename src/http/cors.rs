@@ -17,7 +17,8 @@ use crate::domain::{Code, Error};
 
 const METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 const HEADERS: &str = "Authorization, Content-Type, Accept, X-Workspace-ID, X-Molecule-Org-Slug, X-Molecule-Org-Id";
-const EXPOSE: &str = "X-Next-Cursor, Link, Retry-After, WWW-Authenticate, Content-Disposition";
+const EXPOSE: &str =
+    "X-Next-Cursor, Link, Retry-After, WWW-Authenticate, Content-Disposition, X-Plugin-Name, X-Plugin-Version, X-Plugin-Sha256";
 /// Browsers cap this (Chromium at 2 hours); ten minutes keeps a removed
 /// origin from lingering.
 const MAX_AGE: &str = "600";
@@ -50,7 +51,10 @@ pub fn preflight(req: &ServiceRequest, allowed: &[String]) -> Option<HttpRespons
             .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, HEADERS))
             .insert_header((header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, MAX_AGE))
-            .insert_header((header::VARY, "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"))
+            .insert_header((
+                header::VARY,
+                "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+            ))
             .finish(),
     )
 }
@@ -63,7 +67,10 @@ pub fn allowed_origin(req: &ServiceRequest, allowed: &[String]) -> Option<Header
 /// Marks an answer readable by the listed origin's page.
 pub fn decorate(headers: &mut actix_web::http::header::HeaderMap, origin: HeaderValue) {
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
     headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE));
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
 }

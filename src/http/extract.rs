@@ -7,6 +7,7 @@ use std::future::{ready, Ready};
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
+use super::client::Client;
 use super::error::{invalid_json, ApiError};
 use crate::domain::token::{self, TokenKind};
 use crate::domain::{Code, Error};
@@ -23,8 +24,13 @@ pub const CSRF_HEADER: &str = "x-molecule-ui";
 /// The header the pages send on background refreshes.
 const POLL_HEADER: &str = "x-molecule-poll";
 
-pub fn client_addr(req: &HttpRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
+/// The client's address and scheme, through the proxies the operator
+/// trusts (client.rs).
+pub fn client(req: &HttpRequest) -> Client {
+    match app(req) {
+        Ok(app) => super::client::of(req, &app.settings),
+        Err(_) => Client::default(),
+    }
 }
 
 fn bearer(req: &HttpRequest) -> Option<&str> {
@@ -96,9 +102,9 @@ fn same_origin(req: &HttpRequest, origin: &str) -> bool {
     let Some(host) = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return false;
     };
-    // The scheme this server itself speaks: forwarding headers are never
-    // trusted for it.
-    let scheme = if req.app_config().secure() { "https" } else { "http" };
+    // The scheme this server speaks, or a trusted proxy's word for it;
+    // a client's own forwarding headers never count.
+    let scheme = if client(req).https { "https" } else { "http" };
     origin.split_once("://") == Some((scheme, host))
 }
 
@@ -129,7 +135,7 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         from_cookie,
         poll: from_cookie && req.headers().contains_key(POLL_HEADER),
     };
-    let who = auth::authenticate(app, presented, client_addr(req))?;
+    let who = auth::authenticate(app, presented, client(req).addr)?;
     // For the request's span and the access log, which name the caller
     // (by display prefix, never the token) only at debug level.
     if tracing::enabled!(tracing::Level::DEBUG) {

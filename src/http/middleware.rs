@@ -12,7 +12,7 @@ use actix_web::{web, HttpMessage, ResponseError};
 use super::body_timeout;
 use super::error::ApiError;
 use super::extract::Caller;
-use super::metrics::RequestMetrics;
+use super::metrics::{route_label, MethodLabel, RequestMetrics};
 use crate::domain::{Code, Error};
 
 /// Numbers requests, for the span that follows each through the blocking
@@ -50,8 +50,8 @@ impl Observed {
         let status = res.status().as_u16();
         let seconds = self.started.elapsed().as_secs_f64();
         if let Some(m) = &self.metrics {
-            let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-            m.observe(self.method.as_str(), &route, status, seconds);
+            let route = route_label(res.request().match_pattern());
+            m.observe(MethodLabel::of(&self.method), route, status, seconds);
         }
         if status >= 500 || tracing::enabled!(tracing::Level::DEBUG) {
             let req = res.request();
@@ -65,6 +65,15 @@ impl Observed {
             }
         }
     }
+}
+
+/// No answer is kept by a browser or a proxy: secrets, minted tokens and
+/// import results come back on ordinary GETs and POSTs, and an error or a
+/// page costs nothing to fetch again.
+pub fn no_store(headers: &mut actix_web::http::header::HeaderMap) {
+    use actix_web::http::header::{HeaderValue, CACHE_CONTROL, PRAGMA};
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
 /// Puts the body deadline on a request (see body_timeout.rs).

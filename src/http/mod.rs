@@ -3,6 +3,7 @@
 //! the service layer and never storage.
 
 pub mod body_timeout;
+pub mod client;
 pub mod cors;
 pub mod error;
 pub mod extract;

@@ -14,8 +14,9 @@ use crate::domain::org_yaml::MAX_TOTAL_BYTES;
 pub use health::no_route;
 
 /// Templates, plugins and bundles may be larger than other bodies (see
-/// org_yaml's limits).
-const BIG_BODY: usize = MAX_TOTAL_BYTES + 256 * 1024;
+/// org_yaml's limits): their files, escaped as JSON, and room to spare.
+/// Only a caller that passed its route's gate is read this far.
+const BIG_BODY: usize = 2 * MAX_TOTAL_BYTES + 256 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let big = || web::PayloadConfig::new(BIG_BODY);
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/org/tokens/{id}").delete(keys::revoke))
         .service(web::resource("/org/tokens/{id}/rotate").post(keys::rotate))
         .service(web::resource("/org/audit").get(audit::list))
+        .service(web::resource("/org/audit/verify").get(audit::verify))
         // Browser sign-in and sessions.
         .service(
             web::resource("/login")

@@ -84,8 +84,9 @@ impl Application {
                     let observed = middleware::Observed::start(&req);
                     let fut = srv.call(req).instrument(observed.span.clone());
                     async move {
-                        let res = fut.await?;
+                        let mut res = fut.await?;
                         observed.finish(&res);
+                        middleware::no_store(res.headers_mut());
                         Ok(res)
                     }
                 })

@@ -11,10 +11,10 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 
-use super::App;
+use super::{retention, App};
 use crate::creds::{Follower, Usage};
 use crate::domain::audit::{Action, Actor};
-use crate::ops::handshake;
+use crate::ops::{anchor, audit_key, handshake};
 use crate::store::{audit, keys, sessions, tokens, workspaces, StoreError};
 
 /// A thread that runs until dropped.
@@ -107,10 +107,25 @@ impl Flusher {
         let st = app.clone();
         let worker = Worker::spawn("flusher", move |stop| {
             let mut last_summary = Instant::now();
+            let mut witness = Witness::default();
+            let (mut last_sweep, mut sweeping): (Option<Instant>, bool) = (None, false);
             while !stop.load(Ordering::Relaxed) {
                 std::thread::park_timeout(st.settings.flush_interval);
                 flush_usage(&st);
                 flush_beats(&st);
+                witness.keep(&st);
+                if sweeping || last_sweep.is_none_or(|t| t.elapsed() >= retention::EVERY) {
+                    if !sweeping {
+                        last_sweep = Some(Instant::now());
+                    }
+                    sweeping = match retention::sweep(&st, retention::PER_TICK) {
+                        Ok(s) => !s.done,
+                        Err(e) => {
+                            tracing::warn!(error = %e.message, "retention sweep failed; retrying at the next");
+                            false
+                        }
+                    };
+                }
                 if last_summary.elapsed() >= st.settings.failure_audit_interval {
                     summarise_failures(&st);
                     // After the flush above, so no last use is lost.
@@ -132,6 +147,7 @@ impl Flusher {
             flush_usage(&self.app);
             flush_beats(&self.app);
             summarise_failures(&self.app);
+            Witness::default().keep(&self.app);
         }
     }
 }
@@ -139,6 +155,34 @@ impl Flusher {
 impl Drop for Flusher {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Keeps the audit anchor up with the trail (within a flush interval of
+/// each commit), and seals with a rotated audit key once the file has one.
+#[derive(Default)]
+struct Witness {
+    generation: Option<u64>,
+    key_file: Option<(std::time::SystemTime, u64)>,
+}
+
+impl Witness {
+    fn keep(&mut self, app: &App) {
+        let path = audit_key::path(&app.settings.data_dir, app.settings.audit_key_file.as_deref());
+        if let Some(keys) = audit_key::reload_if_changed(&path, &mut self.key_file) {
+            if keys.current().0 != app.db.audit_keys().current().0 {
+                tracing::info!(key = keys.current().0, "sealing the audit trail with a rotated key");
+            }
+            app.db.set_audit_keys(keys);
+        }
+        let generation = app.db.generation();
+        if self.generation == Some(generation) {
+            return;
+        }
+        match anchor::record(&app.db, &app.settings.data_dir) {
+            Ok(_) => self.generation = Some(generation),
+            Err(e) => tracing::warn!(error = %e, "could not write the audit anchor; retrying"),
+        }
     }
 }
 

@@ -63,10 +63,14 @@ impl Beats {
         id: WorkspaceId,
         stored: Option<(i64, Option<i64>)>,
         at: i64,
-        report: Report,
+        mut report: Report,
         offline_after: i64,
     ) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        // Spend is kept until reported again (the row's write does the same).
+        if report.monthly_spend.is_none() {
+            report.monthly_spend = map.get(&id).and_then(|e| e.beat.report.monthly_spend);
+        }
         let prior = map.get(&id).map(|e| (e.beat.at, e.beat.idle_since)).or(stored);
         // Heartbeats racing each other keep the clock moving forward.
         let at = prior.map_or(at, |(last, _)| at.max(last));

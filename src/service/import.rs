@@ -139,7 +139,16 @@ fn import(ctx: &mut WriteCtx, who: &Principal, ring: &Keyring, plan: &Plan, opts
     // Everything that would refuse a node, found before anything is written.
     let known_plugins = catalog::plugin_names(ctx)?;
     let allowed: BTreeSet<String> = catalog::allowlist(ctx)?.into_iter().map(|(n, _, _)| n).collect();
+    // What may be installed: registered and, when the org keeps an
+    // allowlist, on it. With `force`, other plugins are left out (and
+    // reported); without it, they refuse the import.
+    let installable: BTreeSet<String> = known_plugins
+        .iter()
+        .filter(|p| allowed.is_empty() || allowed.contains(*p))
+        .cloned()
+        .collect();
     let mut problems = Vec::new();
+    let mut blocking = 0;
     for node in &plan.nodes {
         for p in &node.plugins {
             if !known_plugins.contains(p) {
@@ -152,10 +161,12 @@ fn import(ctx: &mut WriteCtx, who: &Principal, ring: &Keyring, plan: &Plan, opts
             if catalog::get_workspace_template(ctx, t)?.is_none() {
                 problems
                     .push(json!({"workspace": node.label(), "template": t, "problem": "no such workspace template"}));
+                blocking += 1;
             }
         }
     }
-    if !problems.is_empty() && !opts.dry_run {
+    let refused = blocking > 0 || (!problems.is_empty() && !opts.force);
+    if refused && !opts.dry_run {
         return Err(
             bad_template(format!("{} problem(s) in the template; see problems", problems.len()))
                 .with("problems", json!(problems)),
@@ -183,7 +194,7 @@ fn import(ctx: &mut WriteCtx, who: &Principal, ring: &Keyring, plan: &Plan, opts
     let env = ImportEnv {
         who,
         ring,
-        known_plugins: &known_plugins,
+        installable: &installable,
         vars: &vars,
         source: &source,
     };
@@ -195,11 +206,12 @@ fn import(ctx: &mut WriteCtx, who: &Principal, ring: &Keyring, plan: &Plan, opts
         planned.push(json!({
             "path": node.path, "name": made.row.name, "tier": made.row.tier, "runtime": made.row.runtime,
             "parent": node.parent.map(|i| plan.nodes[i].path.clone()), "plugins": node.plugins,
-            "channels": made.channels, "channels_skipped": made.skipped,
+            "channels": made.channels, "channels_skipped": made.skipped, "plugins_skipped": made.plugins_skipped,
         }));
         created.push(json!({
             "id": made.row.id, "name": made.row.name, "tier": made.row.tier, "parent_id": made.row.parent_id,
             "auth_token": made.token, "channels": made.channels, "channels_skipped": made.skipped,
+            "plugins_skipped": made.plugins_skipped,
         }));
         ids.push(made.row.id);
     }
@@ -246,13 +258,14 @@ fn name_node(mut e: Error, node: &PlannedNode) -> Error {
 struct ImportEnv<'a> {
     who: &'a Principal,
     ring: &'a Keyring,
-    known_plugins: &'a BTreeSet<String>,
+    installable: &'a BTreeSet<String>,
     vars: &'a BTreeMap<String, String>,
     source: &'a str,
 }
 
 struct MadeNode {
     row: WorkspaceRow,
+    plugins_skipped: Vec<String>,
     token: String,
     channels: Vec<String>,
     skipped: Vec<Json>,
@@ -298,13 +311,16 @@ fn create_node(
         model = model.or(t.model);
     }
     files.extend(node.files.clone());
+    // The config lists only what was installed: an agent reading it would
+    // ask for the others and be refused.
+    let (plugins, left_out): (Vec<&String>, Vec<&String>) =
+        node.plugins.iter().partition(|p| env.installable.contains(*p));
     let config = json!({
-        "model": model, "template": node.template, "plugins": node.plugins, "files": files,
+        "model": model, "template": node.template, "plugins": plugins, "files": files,
         "schedules": node.schedules, "idle_interval_seconds": node.idle_interval_seconds,
         "external": node.external, "url": node.url, "canvas": node.canvas,
     });
-    let plugins: Vec<&String> = node.plugins.iter().filter(|p| env.known_plugins.contains(*p)).collect();
-    let extra = json!({ "plugins_installed": plugins });
+    let extra = json!({ "plugins_installed": plugins, "plugins_skipped": left_out });
     let (row, token) = create_in(ctx, env.who, new, env.source, Some(&config), extra)?;
     for p in &plugins {
         catalog::install_plugin(ctx, row.id, p, &format!("local://{p}"), &actor.name)?;
@@ -345,7 +361,9 @@ fn create_node(
             Err(reason) => skipped.push(json!({"workspace": row.name, "type": spec.kind, "reason": reason})),
         }
     }
+    let plugins_skipped = left_out.into_iter().cloned().collect();
     Ok(MadeNode {
+        plugins_skipped,
         row,
         token,
         channels,

@@ -16,6 +16,7 @@ pub mod import;
 pub mod keys;
 pub mod list_cache;
 pub mod principal;
+pub mod retention;
 pub mod secrets;
 pub mod sessions;
 pub mod stats;
@@ -35,6 +36,7 @@ pub use principal::Principal;
 use crate::clock::Clock;
 use crate::creds::{CredCache, Follower};
 use crate::crypto::Keyring;
+use crate::domain::audit::Actor;
 use crate::domain::token::{self, Minted, TokenKind};
 use crate::domain::{Error, Result};
 use crate::ops::data_dir;
@@ -95,12 +97,16 @@ impl App {
         let serve_lock = data_dir::serve_lock(&settings.data_dir)?;
         lock_data_dir(&serve_lock, &settings.data_dir)?;
         crate::ops::handshake::forget(&settings.data_dir).context("clearing serve.synced")?;
-        let db = Arc::new(Db::open(&settings.data_dir).with_context(|| {
-            format!(
-                "opening the database in {} (--data-dir / MOLECULE_DATA_DIR)",
-                settings.data_dir.display()
-            )
-        })?);
+        let audit_key = settings.audit_key_file.as_deref();
+        let db = Arc::new(
+            crate::ops::audit_key::open_db(&settings.data_dir, audit_key, &Actor::server(), clock.now_ms())
+                .with_context(|| {
+                    format!(
+                        "opening the database in {} (--data-dir / MOLECULE_DATA_DIR)",
+                        settings.data_dir.display()
+                    )
+                })?,
+        );
         let creds = Arc::new(CredCache::default());
         db.observe(creds.clone());
         let follower = Follower::start(&db, &creds).context("loading credentials")?;

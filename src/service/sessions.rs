@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth::{client_text, refuse, throttled};
+use super::auth::refuse;
 use super::{mint, App, Principal};
 use crate::creds::CredKind;
 use crate::domain::audit::{Action, Actor};
@@ -32,6 +32,8 @@ pub struct LinkBody {
 pub struct Browser {
     pub user_agent: Option<String>,
     pub client: Option<std::net::IpAddr>,
+    /// It came over https (this server's TLS or a trusted proxy's word).
+    pub https: bool,
 }
 
 #[derive(Serialize)]
@@ -100,26 +102,29 @@ fn open(ctx: &mut WriteCtx, actor: &Actor, new: NewSession) -> Result<(SessionRo
     Ok((row, minted.plaintext))
 }
 
-/// Whether people reach this server over https, as its operator said
-/// (`--public-url`); never guessed from a client's forwarding headers.
-pub fn is_https(app: &App) -> bool {
-    app.settings
-        .public_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"))
+/// Whether people reach this server over https: as its operator said
+/// (`--public-url`), else as the request came (this server's TLS, or a
+/// trusted proxy's word; never a client's own forwarding headers).
+fn is_https(app: &App, browser_https: bool) -> bool {
+    match app.settings.public_url.as_deref() {
+        Some(u) => u.starts_with("https://"),
+        None => browser_https,
+    }
 }
 
-fn opened(app: &App, row: SessionRow, token: String, secure: bool) -> Opened {
+fn opened(app: &App, row: SessionRow, token: String, secure: bool, browser_https: bool) -> Opened {
     Opened {
         max_age_secs: (row.expires_at - row.created_at) / 1000,
-        secure: secure || is_https(app),
+        secure: secure || is_https(app, browser_https),
         session: view(row, None, false),
         token,
     }
 }
 
-/// Spends a sign-in link's code. Counted and throttled like any failed
-/// authentication, and throttled before any database work.
+/// Spends a sign-in link's code. A live code is spent whatever others did
+/// from the same address (a valid credential is never throttled, and
+/// behind a proxy many people share one); a failed attempt is counted and
+/// throttled like any failed authentication.
 pub async fn sign_in_with_link(app: &App, code: &str, browser: Browser) -> Result<Opened> {
     let client = browser.client;
     let refused = |why, hash: Option<&[u8; 32]>| {
@@ -137,9 +142,16 @@ pub async fn sign_in_with_link(app: &App, code: &str, browser: Browser) -> Resul
         return Err(refused(Failure::Malformed, None));
     }
     let hash = token::hash(code);
-    if let Some(e) = throttled(app, &client_text(client), Some(&hash)) {
-        return Err(e);
+    let now = app.now();
+    // A read, not a write: a throttled flood of wrong codes costs no
+    // writer time.
+    if !app
+        .read(move |conn| Ok(sessions::link_is_live(conn, &hash, now)?))
+        .await?
+    {
+        return Err(refused(Failure::UnknownOrRevoked, Some(&hash)));
     }
+    let https = browser.https;
     let new = new_session(app, browser, "login-link".into(), None);
     let actor = Actor {
         name: "login-link".into(),
@@ -153,11 +165,12 @@ pub async fn sign_in_with_link(app: &App, code: &str, browser: Browser) -> Resul
             open(ctx, &actor, new).map(|(row, token)| Some((row, token, secure)))
         })
         .await?;
+    // Spent by a concurrent request between the read and the write.
     let Some((row, token, secure)) = spent else {
         return Err(refused(Failure::UnknownOrRevoked, Some(&hash)));
     };
     tracing::info!(session = row.id.short(), "signed in with a login link");
-    Ok(opened(app, row, token, secure))
+    Ok(opened(app, row, token, secure, https))
 }
 
 /// An admin key signs in from the page: the key is used once, here, and the
@@ -168,6 +181,7 @@ pub async fn sign_in_with_key(app: &App, who: Principal, browser: Browser) -> Re
     };
     who.org_wide(Role::Admin)?;
     let via = format!("org-token:{}", who.cred.prefix());
+    let https = browser.https;
     let mut new = new_session(app, browser, via, Some(key_id));
     let (row, token) = app
         .write(who, move |ctx, who| {
@@ -179,7 +193,7 @@ pub async fn sign_in_with_key(app: &App, who: Principal, browser: Browser) -> Re
             open(ctx, &who.actor(), new)
         })
         .await?;
-    Ok(opened(app, row, token, false))
+    Ok(opened(app, row, token, false, https))
 }
 
 #[derive(Serialize)]

@@ -9,7 +9,7 @@ use crate::domain::ids::WorkspaceId;
 use crate::domain::role::Role;
 use crate::domain::workspace::Status;
 use crate::domain::Result;
-use crate::store::stats;
+use crate::store::{audit, stats};
 
 pub struct Gauges {
     /// (org keys, workspace tokens, browser sessions), live and unexpired.
@@ -18,6 +18,11 @@ pub struct Gauges {
     pub idle: u64,
     pub pending_approvals: i64,
     pub failures: Vec<(Failure, u64)>,
+    /// The audit trail's head (its sequence number is also its length:
+    /// entries are never deleted).
+    pub audit_head: Option<(i64, [u8; 32])>,
+    /// The database file's size, in bytes.
+    pub database_bytes: i64,
 }
 
 pub async fn gauges(app: &App, who: Principal) -> Result<Gauges> {
@@ -25,7 +30,7 @@ pub async fn gauges(app: &App, who: Principal) -> Result<Gauges> {
     let now = app.now();
     let t = app.settings.thresholds();
     let beats = app.beats.clone();
-    let (workspaces, idle, pending) = app
+    let (workspaces, idle, pending, audit_head, database_bytes) = app
         .read(move |conn| {
             let held = beats.held();
             let mut by_status: BTreeMap<&'static str, u64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
@@ -41,7 +46,13 @@ pub async fn gauges(app: &App, who: Principal) -> Result<Gauges> {
                 *by_status.entry(status.as_str()).or_default() += 1;
                 idle += u64::from(is_idle);
             })?;
-            Ok((by_status, idle, stats::pending_approvals(conn, now)?))
+            Ok((
+                by_status,
+                idle,
+                stats::pending_approvals(conn, now)?,
+                audit::head(conn)?,
+                stats::database_bytes(conn)?,
+            ))
         })
         .await?;
     Ok(Gauges {
@@ -50,5 +61,7 @@ pub async fn gauges(app: &App, who: Principal) -> Result<Gauges> {
         idle,
         pending_approvals: pending,
         failures: Failure::ALL.iter().map(|f| (*f, app.failures.total(*f))).collect(),
+        audit_head,
+        database_bytes,
     })
 }

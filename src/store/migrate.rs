@@ -14,6 +14,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_sessions.sql"),
     // 2 -> 3: what agents and the canvas keep on a workspace.
     include_str!("migrations/0003_agents.sql"),
+    // 3 -> 4: the keyed audit chain, and indexes for retention.
+    include_str!("migrations/0004_keyed_audit.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
@@ -79,9 +81,16 @@ mod tests {
     }
 
     /// The version 1 schema: schema.sql before version 2's tables, without
-    /// the columns version 3 added to `workspaces`.
+    /// the columns version 3 added to `workspaces` or the lines version 4
+    /// added (marked `-- v4`).
     fn version_1() -> String {
-        let before_v2 = SCHEMA.split("-- Browser sign-in (version 2)").next().unwrap();
+        let v3: String = SCHEMA
+            .lines()
+            .filter(|l| !l.ends_with("-- v4"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let v3 = v3.replace("hash      BLOB NOT NULL,\n);", "hash      BLOB NOT NULL\n);");
+        let before_v2 = v3.split("-- Browser sign-in (version 2)").next().unwrap();
         let (head, rest) = before_v2
             .split_once("    deleted_at        INTEGER,\n    -- Version 3:")
             .unwrap();

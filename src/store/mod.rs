@@ -17,6 +17,7 @@ pub mod channels;
 pub mod creds;
 pub mod keys;
 pub mod migrate;
+pub mod retention;
 pub mod secrets;
 pub mod sessions;
 pub mod stats;
@@ -110,6 +111,8 @@ pub struct WriteCtx<'a> {
     pub tx: rusqlite::Transaction<'a>,
     pub now: i64,
     seq: Option<i64>,
+    /// What seals this transaction's audit entries.
+    audit_keys: Arc<audit::AuditKeys>,
 }
 
 impl WriteCtx<'_> {
@@ -160,6 +163,7 @@ pub struct Db {
     /// generation is stale.
     generation: std::sync::atomic::AtomicU64,
     observer: OnceLock<Arc<dyn CommitObserver>>,
+    audit_keys: std::sync::RwLock<Arc<audit::AuditKeys>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -169,8 +173,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Db {
-    /// Opens (creating and migrating if needed) the database in `data_dir`.
-    pub fn open(data_dir: &Path) -> StoreResult<Db> {
+    /// Opens (creating and migrating if needed) the database in `data_dir`;
+    /// its audit entries are sealed with `audit_keys`.
+    pub fn open(data_dir: &Path, audit_keys: audit::AuditKeys) -> StoreResult<Db> {
         let path = data_dir.join(DB_FILE);
         let mut writer = Connection::open(&path)?;
         // Owner-only, before WAL mode: SQLite gives -wal and -shm the main
@@ -190,7 +195,19 @@ impl Db {
             readers: Mutex::new(Vec::new()),
             generation: std::sync::atomic::AtomicU64::new(0),
             observer: OnceLock::new(),
+            audit_keys: std::sync::RwLock::new(Arc::new(audit_keys)),
         })
+    }
+
+    /// The audit keys in force.
+    pub fn audit_keys(&self) -> Arc<audit::AuditKeys> {
+        self.audit_keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Seals later audit entries with a new set of keys (after a rotation
+    /// by another process).
+    pub fn set_audit_keys(&self, keys: audit::AuditKeys) {
+        *self.audit_keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
     }
 
     /// Registers who is told about commits (once; later calls are ignored).
@@ -237,7 +254,12 @@ impl Db {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::from)?;
-            let mut ctx = WriteCtx { tx, now, seq: None };
+            let mut ctx = WriteCtx {
+                tx,
+                now,
+                seq: None,
+                audit_keys: self.audit_keys(),
+            };
             let out = f(&mut ctx)?;
             let changed = ctx.seq.is_some();
             ctx.tx.commit().map_err(StoreError::from)?;
@@ -304,6 +326,7 @@ pub fn data_version(conn: &Connection) -> StoreResult<i64> {
 #[cfg(test)]
 pub(crate) fn test_db() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Db::open(dir.path()).expect("open");
+    let key = audit::AuditKeys::new(&[[7; 32]]).expect("a key");
+    let db = Db::open(dir.path(), key).expect("open");
     (dir, db)
 }

@@ -31,18 +31,23 @@ pub struct NewSession {
 }
 
 /// Stores a one-time login link (its code's hash) valid for `ttl_ms`.
-/// Spent and stale links are swept here.
+/// Spent and stale links go with retention (retention.rs).
 pub fn insert_link(ctx: &WriteCtx, code: &Minted, created_by: &str, ttl_ms: i64, secure: bool) -> StoreResult<()> {
-    ctx.execute(
-        "DELETE FROM login_links WHERE expires_at <= ?1 OR used_at IS NOT NULL",
-        [ctx.now],
-    )?;
     ctx.execute(
         "INSERT INTO login_links (code_hash, created_by, created_at, expires_at, secure)
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![code.hash, created_by, ctx.now, ctx.now.saturating_add(ttl_ms), secure],
     )?;
     Ok(())
+}
+
+/// Whether a sign-in code is unspent and unexpired.
+pub fn link_is_live(conn: &Connection, code_hash: &[u8; 32], now: i64) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM login_links WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2")?
+        .query_row(params![code_hash, now], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 /// Spends a login link: `Some(secure)` the first time an unexpired code is
@@ -59,11 +64,6 @@ pub fn spend_link(ctx: &WriteCtx, code_hash: &[u8; 32]) -> StoreResult<Option<bo
 
 /// Opens a session whose cookie value was minted as `minted`.
 pub fn insert(ctx: &mut WriteCtx, new: NewSession, minted: &Minted) -> StoreResult<SessionRow> {
-    // Long-dead sessions are kept a day for the record, then swept.
-    ctx.execute(
-        "DELETE FROM sessions WHERE coalesce(revoked_at, expires_at) < ?1",
-        [ctx.now.saturating_sub(24 * 3600 * 1000)],
-    )?;
     let seq = ctx.cred_seq()?;
     let row = SessionRow {
         id: SessionId::generate(),

@@ -49,3 +49,10 @@ pub fn sealed_values(conn: &Connection, key_id: Option<&str>) -> StoreResult<i64
         )?,
     })
 }
+
+/// The database file's size: its pages, as SQLite counts them.
+pub fn database_bytes(conn: &Connection) -> StoreResult<i64> {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(pages * size)
+}

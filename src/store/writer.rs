@@ -136,7 +136,15 @@ fn run_batch(db: &Db, clock: &Clock, batch: Vec<Job>) {
             let delivers = batch.into_iter().map(|job| (job.run)(Err(clone_err(&e))).1).collect();
             (delivers, Some(why), false)
         }
-        Ok(tx) => run_in(WriteCtx { tx, now, seq: None }, batch, clock),
+        Ok(tx) => {
+            let ctx = WriteCtx {
+                tx,
+                now,
+                seq: None,
+                audit_keys: db.audit_keys(),
+            };
+            run_in(ctx, batch, clock)
+        }
     };
     if failed.is_none() {
         db.bump_generation();

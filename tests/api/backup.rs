@@ -46,6 +46,12 @@ fn a_backup_taken_while_serving_restores_keys_workspaces_and_secrets() {
     let target = fresh.path().join("data");
     std::fs::create_dir_all(&target).unwrap();
     std::fs::copy(data.join("secrets.key"), target.join("secrets.key")).unwrap();
+    // Without the audit key that sealed its trail, a backup is not restored.
+    let o = cli(&["restore", "--from", file.to_str().unwrap()], &target);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("audit key file"));
+    assert!(!target.join("molecule.db").exists(), "nothing was replaced");
+    std::fs::copy(data.join("audit.key"), target.join("audit.key")).unwrap();
     let o = cli(&["restore", "--from", file.to_str().unwrap()], &target);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 

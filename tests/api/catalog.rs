@@ -1,5 +1,6 @@
 //! Workspace templates, plugins and the allowlist, and bundles.
 
+use molecule_tenant::domain::org_yaml::MAX_FILES;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, TestApp};
@@ -32,7 +33,7 @@ fn a_workspace_template_is_checked_whole_before_it_is_stored_and_applies_its_def
     let bad = json!({"name": "evil", "files": {"ok.md": "fine", "../../etc/cron.d/x": "boom"}});
     let r = app.post("/templates/import", &app.admin, bad);
     assert_eq!(r.status, 400);
-    let many: serde_json::Map<String, Value> = (0..201).map(|i| (format!("f{i}.md"), json!("x"))).collect();
+    let many: serde_json::Map<String, Value> = (0..=MAX_FILES).map(|i| (format!("f{i}.md"), json!("x"))).collect();
     assert_eq!(
         app.post("/templates/import", &app.admin, json!({"name": "many", "files": many}))
             .status,
@@ -169,7 +170,11 @@ fn plugins_register_install_pin_and_download() {
         "the agent does not install"
     );
 
-    let (dl, _) = app.get_raw(&format!("{path}/git-tools/download"), &tok, &[("Accept", "application/json")]);
+    let (dl, _) = app.get_raw(
+        &format!("{path}/git-tools/download"),
+        &tok,
+        &[("Accept", "application/json")],
+    );
     assert_eq!(dl.status, 200);
     assert_eq!(dl.body["files"]["skills/commit/SKILL.md"], "Write good commits.");
     // Upstream's SDK asks with Accept: */* and unpacks a gzipped tar, its

@@ -129,6 +129,10 @@ fn failing_writes_in_a_group_commit_leave_the_others_whole() {
     // Nothing of the failed ones remains: no token rows, no audit entries.
     assert_eq!(app.count("workspace_tokens"), 1 + good.len() as i64);
     assert_eq!(app.count("audit_log") - audit_before, good.len() as i64);
-    let verify = app.state.db.read(molecule_tenant::store::audit::verify).unwrap();
-    assert!(matches!(verify, molecule_tenant::store::audit::Verdict::Intact { .. }));
+    let data = app.dir.path().join("data");
+    let checked = molecule_tenant::service::audit::check(&app.state.db, &data, &data.join("audit.key")).unwrap();
+    assert!(matches!(
+        checked.verdict,
+        molecule_tenant::store::audit::Verdict::Intact { .. }
+    ));
 }

@@ -164,9 +164,11 @@ fn a_credential_map_that_missed_a_change_fails_closed_until_it_catches_up() {
     assert_eq!(app.get("/health", "").status, 503);
     write("DELETE FROM org_keys WHERE id = 'bad'");
     // The next successful read clears it (the watcher looks every 2 ms; a
-    // failure it read just before the fix may hold it a moment longer).
+    // failure it read just before the fix may hold it a moment longer, and
+    // its own flag follows on its next look).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.state.creds.is_stale() && std::time::Instant::now() < deadline {
+    let caught_up = || !app.state.creds.is_stale() && app.state.following.load(std::sync::atomic::Ordering::Relaxed);
+    while !caught_up() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert_eq!(app.get("/org/whoami", &app.admin).status, 200);

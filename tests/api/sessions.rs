@@ -33,7 +33,7 @@ pub(crate) fn call(app: &TestApp, method: &str, path: &str, headers: &[(&str, &s
     crate::helpers::read_response(res)
 }
 
-fn link(app: &TestApp, ttl: Duration, secure: bool) -> String {
+pub(crate) fn link(app: &TestApp, ttl: Duration, secure: bool) -> String {
     let ms = ttl.as_millis() as i64;
     let base = if secure {
         "https://tenant.example"

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use super::{ChannelSpec, Plan};
 use crate::domain::channels::Config;
 use crate::domain::text::EnvName;
 
@@ -111,6 +112,39 @@ pub fn resolve_vars(config: &Config, vars: &BTreeMap<String, String>) -> Result<
         out.insert(k.clone(), s);
     }
     Ok(out)
+}
+
+impl Plan {
+    /// A registered template's channel credentials must name global secrets
+    /// (`${NAME}`): a template is kept as written and readable by any
+    /// read-only key. (An import sends its YAML once, and what it creates
+    /// is sealed, so it may carry them.)
+    pub fn no_literal_credentials(&self) -> Result<(), String> {
+        for node in &self.nodes {
+            for (i, ch) in node.channels.iter().enumerate() {
+                literal_credential(ch).map_err(|e| format!("{} ({:?}): channels[{i}]: {e}", node.path, node.name))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn literal_credential(ch: &ChannelSpec) -> Result<(), String> {
+    let Some(adapter) = crate::domain::channels::find(&ch.kind) else {
+        return Ok(());
+    };
+    match ch
+        .config
+        .iter()
+        .find(|(k, v)| adapter.is_sensitive(k) && !v.trim().is_empty() && !v.contains("${"))
+    {
+        Some((k, _)) => Err(format!(
+            "config.{k} of a {} channel is a credential written into the template; write ${{NAME}} \
+             instead and set NAME as a global secret (PUT /settings/secrets), which is sealed and never shown",
+            ch.kind
+        )),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

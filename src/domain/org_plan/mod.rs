@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 
 use crate::domain::channels::Config;
 use crate::domain::org_yaml::{check_relpath, Files};
-use crate::domain::text::{check_name, PluginName, PLUGIN_NAME_RULE};
+use crate::domain::text::{check_name, check_prose, PluginName, PLUGIN_NAME_RULE};
 use crate::domain::workspace::{
     check_tier, DEFAULT_RUNTIME, DEFAULT_TIER, MAX_MODEL, MAX_NAME as MAX_WORKSPACE_NAME,
     MAX_ROLE as MAX_WORKSPACE_ROLE, MAX_RUNTIME,
@@ -262,7 +262,9 @@ impl Planner<'_> {
         }
         let d = self.defaults.clone();
         check_name("name", &doc.name, MAX_WORKSPACE_NAME).map_err(at)?;
-        check_opt("role", &doc.role, MAX_WORKSPACE_ROLE).map_err(at)?;
+        if let Some(role) = &doc.role {
+            check_prose("role", role, MAX_WORKSPACE_ROLE).map_err(at)?;
+        }
         let runtime = doc
             .runtime
             .clone()

@@ -20,9 +20,9 @@ use parse::{Budget, Raw, Seed};
 pub type Files = BTreeMap<String, String>;
 
 pub const ENTRY: &str = "org.yaml";
-pub const MAX_FILES: usize = 200;
+pub const MAX_FILES: usize = 2000;
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;
-pub const MAX_TOTAL_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_TOTAL_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 /// Values in the expanded document, all includes counted.
 pub const MAX_EXPANDED_NODES: usize = 100_000;

@@ -102,9 +102,16 @@ fn wants_archive(req: &HttpRequest) -> bool {
     if accept.is_empty() || accept.contains("application/json") {
         return false;
     }
-    ["*/*", "application/gzip", "application/x-gzip", "application/x-tar", "application/octet-stream", "application/*"]
-        .iter()
-        .any(|t| accept.contains(t))
+    [
+        "*/*",
+        "application/gzip",
+        "application/x-gzip",
+        "application/x-tar",
+        "application/octet-stream",
+        "application/*",
+    ]
+    .iter()
+    .any(|t| accept.contains(t))
 }
 
 /// The agent fetches an installed plugin's files with its own token.

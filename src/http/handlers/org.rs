@@ -9,19 +9,36 @@ use crate::domain::{Code, Error};
 use crate::http::error::{invalid_json, ApiError, ApiResult};
 use crate::http::gate::{AdminWide, Gated, ReaderWide};
 use crate::service::import::{self, ImportJson, Options, Outcome, Source};
-use crate::service::templates::{self, Upload};
+use crate::service::templates::{self, Registering, Upload};
 use crate::service::App;
 
-fn is_yaml(req: &HttpRequest) -> bool {
+/// The body's media type, lower case, parameters dropped.
+fn media_type(req: &HttpRequest) -> String {
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+fn is_yaml(req: &HttpRequest) -> bool {
     matches!(
-        ct.as_str(),
+        media_type(req).as_str(),
         "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml"
+    )
+}
+
+/// A tarball of the template's directory, gzipped or not.
+fn is_archive(req: &HttpRequest) -> bool {
+    matches!(
+        media_type(req).as_str(),
+        "application/gzip"
+            | "application/x-gzip"
+            | "application/x-tar"
+            | "application/x-gtar"
+            | "application/x-compressed-tar"
+            | "application/tar+gzip"
     )
 }
 
@@ -38,6 +55,8 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
 pub struct ReplaceQuery {
     #[serde(default)]
     replace: bool,
+    /// The registry name (else the template's own name).
+    name: Option<String>,
 }
 
 pub async fn register(
@@ -47,12 +66,19 @@ pub async fn register(
     query: web::Query<ReplaceQuery>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
     let upload = if is_yaml(&req) {
         Upload::Yaml(utf8(body)?)
+    } else if is_archive(&req) {
+        Upload::Archive(body.to_vec())
     } else {
         Upload::Json(json_body(&body)?)
     };
-    Ok(HttpResponse::Created().json(templates::register(&app, who, upload, query.replace).await?))
+    let how = Registering {
+        name: query.name,
+        replace: query.replace,
+    };
+    Ok(HttpResponse::Created().json(templates::register(&app, who, upload, how).await?))
 }
 
 pub async fn list(app: web::Data<App>, Gated(who, _): Gated<ReaderWide>) -> ApiResult<HttpResponse> {

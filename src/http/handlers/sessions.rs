@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::ui;
 use crate::http::error::ApiResult;
-use crate::http::extract::{check_same_site, client_addr, SECURE_SESSION_COOKIE, SESSION_COOKIE};
+use crate::http::extract::{check_same_site, client, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use crate::http::gate::{AdminWide, Gated};
 use crate::service::sessions::{self, Browser, LinkBody, Opened};
 use crate::service::{App, Principal};
@@ -44,7 +44,8 @@ fn browser(req: &HttpRequest) -> Browser {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
-        client: client_addr(req),
+        client: client(req).addr,
+        https: client(req).https,
     }
 }
 

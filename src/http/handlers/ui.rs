@@ -20,8 +20,7 @@ pub fn secured(mut res: HttpResponseBuilder) -> HttpResponseBuilder {
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header(("cross-origin-opener-policy", "same-origin"))
-        .insert_header((header::CACHE_CONTROL, "no-store"));
+        .insert_header(("cross-origin-opener-policy", "same-origin"));
     res
 }
 

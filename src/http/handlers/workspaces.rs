@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::http::error::ApiResult;
-use crate::http::extract::OptionalJson;
+use crate::http::extract::{client, OptionalJson};
 use crate::http::gate::{Gated, Reader, Writer, WsAgent, WsReadOrAgent, WsWrite};
 use crate::service::agents::{self, HeartbeatBody};
 use crate::service::workspaces::{self as ws, CreateWorkspace, ListQuery, Listed};
@@ -37,14 +37,18 @@ pub async fn create(
     body: web::Json<CreateWorkspace>,
 ) -> ApiResult<HttpResponse> {
     // The address this request came to names the server in an external
-    // workspace's connection block when --public-url does not.
-    // (Its Host header, never a forwarding header.)
-    let host = req
+    // workspace's connection block when --public-url does not: its Host
+    // header, with the scheme it came over (https only on this server's
+    // own TLS or a trusted proxy's word).
+    let scheme = if client(&req).https { "https" } else { "http" };
+    let seen_at = req
         .headers()
         .get(actix_web::http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()));
-    Ok(HttpResponse::Created().json(ws::create(&app, who, body.into_inner(), host).await?))
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .map(|h| format!("{scheme}://{h}"));
+    let created = ws::create(&app, who, body.into_inner(), seen_at.as_deref()).await?;
+    Ok(HttpResponse::Created().json(created))
 }
 
 pub async fn get(

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 mod ops;
 
 use ops::Auth::{Agent, Key, KeyOrAgent};
-use ops::Body::{AnyObject, Json, JsonOrYaml, OptionalJson};
+use ops::Body::{AnyObject, Json, JsonOrYaml, OptionalJson, Template};
 use ops::{Auth, Body, Op, Out, OPS};
 
 pub type Schemas = Vec<(String, RefOr<Schema>)>;
@@ -62,6 +62,10 @@ fn operation(o: &Op) -> Value {
         Out::Object => json!({ "application/json": { "schema": { "type": "object" } } }),
         Out::Array => json!({ "application/json": { "schema": { "type": "array" } } }),
         Out::Text(ct) => json!({ ct: { "schema": { "type": "string" } } }),
+        Out::ObjectOrTarball => json!({
+            "application/json": { "schema": { "type": "object" } },
+            "application/gzip": { "schema": { "type": "string", "contentEncoding": "binary" } },
+        }),
     };
     let mut op = json!({
         "summary": o.summary,
@@ -88,6 +92,12 @@ fn operation(o: &Op) -> Value {
         JsonOrYaml(t) => Some(json!({ "required": true, "content": {
             "application/json": { "schema": reference(t) },
             "application/yaml": { "schema": { "type": "string" } },
+        } })),
+        Template(t) => Some(json!({ "required": true, "content": {
+            "application/json": { "schema": reference(t) },
+            "application/yaml": { "schema": { "type": "string" } },
+            "application/gzip": { "schema": { "type": "string", "contentEncoding": "binary" } },
+            "application/x-tar": { "schema": { "type": "string", "contentEncoding": "binary" } },
         } })),
     };
     if let Some(b) = body {
@@ -179,7 +189,11 @@ mod tests {
         let doc: serde_json::Value = serde_json::from_slice(super::document()).unwrap();
         assert_eq!(doc["openapi"], "3.1.0");
         for op in super::OPS {
-            if let super::Body::Json(t) | super::Body::OptionalJson(t) | super::Body::JsonOrYaml(t) = op.body {
+            if let super::Body::Json(t)
+            | super::Body::OptionalJson(t)
+            | super::Body::JsonOrYaml(t)
+            | super::Body::Template(t) = op.body
+            {
                 assert!(doc["components"]["schemas"][t].is_object(), "{t}");
             }
         }

@@ -24,6 +24,8 @@ pub enum Body {
     AnyObject,
     /// JSON of the named type, or the org template as YAML text.
     JsonOrYaml(&'static str),
+    /// As `JsonOrYaml`, or the template's directory as a tar or tar.gz.
+    Template(&'static str),
 }
 
 #[derive(Clone, Copy)]
@@ -31,6 +33,8 @@ pub enum Out {
     Object,
     Array,
     Text(&'static str),
+    /// JSON, or a gzipped tar when the client asks for one (`Accept`).
+    ObjectOrTarball,
 }
 
 pub struct Op {
@@ -71,6 +75,10 @@ impl Op {
         self.out = Out::Text(content_type);
         self
     }
+    const fn tarball(mut self) -> Op {
+        self.out = Out::ObjectOrTarball;
+        self
+    }
     const fn query(mut self, query: &'static [(&'static str, &'static str)]) -> Op {
         self.query = query;
         self
@@ -78,7 +86,7 @@ impl Op {
 }
 
 use Auth::{Agent, Key, KeyOrAgent};
-use Body::{AnyObject, Json, JsonOrYaml, OptionalJson};
+use Body::{AnyObject, Json, JsonOrYaml, OptionalJson, Template};
 
 /// Every operation the API answers (the pages under /ui/ are not API).
 pub const OPS: &[Op] = &[
@@ -105,6 +113,13 @@ pub const OPS: &[Op] = &[
     op("post", "/org/tokens/{id}/rotate", "Rotate an org API key", Key, 201).body(OptionalJson("RotateRequest")),
     op("get", "/org/audit", "The audit trail, newest first", Key, 200)
         .query(&[("limit", "integer"), ("before", "integer")]),
+    op(
+        "get",
+        "/org/audit/verify",
+        "Whether the audit trail is intact",
+        Key,
+        200,
+    ),
     op(
         "get",
         "/login",
@@ -317,8 +332,8 @@ pub const OPS: &[Op] = &[
     ),
     op("get", "/org/templates", "Registered org templates", Key, 200).array(),
     op("post", "/org/templates", "Register an org template", Key, 201)
-        .body(JsonOrYaml("RegisterJson"))
-        .query(&[("replace", "boolean")]),
+        .body(Template("RegisterJson"))
+        .query(&[("replace", "boolean"), ("name", "string")]),
     op("get", "/org/templates/{dir}", "An org template and its files", Key, 200),
     op("delete", "/org/templates/{dir}", "Remove an org template", Key, 200),
     op(
@@ -371,9 +386,10 @@ pub const OPS: &[Op] = &[
         "get",
         "/workspaces/{id}/plugins/{name}/download",
         "The agent downloads a plugin's files",
-        KeyOrAgent,
+        Agent,
         200,
-    ),
+    )
+    .tarball(),
     op(
         "post",
         "/bundles/import",

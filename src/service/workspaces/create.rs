@@ -11,6 +11,7 @@ use crate::domain::authz::{self, Need};
 use crate::domain::ids::WorkspaceId;
 use crate::domain::role::Role;
 use crate::domain::secrets::Scope;
+use crate::domain::text::check_prose;
 use crate::domain::workspace::{
     check_tier, DEFAULT_RUNTIME, DEFAULT_TIER, MAX_CREATE_SECRETS, MAX_MODEL, MAX_NAME, MAX_ROLE, MAX_RUNTIME, MAX_URL,
 };
@@ -104,11 +105,11 @@ pub(super) fn check_access(v: &str) -> Result<()> {
 /// Creates a workspace; an external one's answer carries the connection
 /// block upstream's canvas shows (`platform_url`: `--public-url`, else the
 /// address the request was sent to).
-pub async fn create(app: &App, who: Principal, b: CreateWorkspace, host: Option<&str>) -> Result<CreatedWorkspace> {
+pub async fn create(app: &App, who: Principal, b: CreateWorkspace, seen_at: Option<&str>) -> Result<CreatedWorkspace> {
     who.org_role(Role::WorkspaceWrite)?;
     check_text("name", &b.name, MAX_NAME)?;
     if let Some(r) = &b.role {
-        check_text("role", r, MAX_ROLE)?;
+        check_prose("role", r, MAX_ROLE).map_err(Error::invalid)?;
     }
     if let Some(r) = &b.runtime {
         check_text("runtime", r, MAX_RUNTIME)?;
@@ -197,7 +198,7 @@ pub async fn create(app: &App, who: Principal, b: CreateWorkspace, host: Option<
             Ok((row, plaintext))
         })
         .await?;
-    let connection = row.settings.external.then(|| connection(app, host, row.id, &token));
+    let connection = row.settings.external.then(|| connection(app, seen_at, row.id, &token));
     Ok(CreatedWorkspace {
         workspace: view(app, row),
         auth_token: token,
@@ -208,10 +209,10 @@ pub async fn create(app: &App, who: Principal, b: CreateWorkspace, host: Option<
 
 /// How an agent elsewhere connects: upstream's block, with snippets that
 /// work against this server (every call carries the workspace token).
-fn connection(app: &App, host: Option<&str>, id: WorkspaceId, token: &str) -> Connection {
-    let base = match (&app.settings.public_url, host) {
+fn connection(app: &App, seen_at: Option<&str>, id: WorkspaceId, token: &str) -> Connection {
+    let base = match (&app.settings.public_url, seen_at) {
         (Some(url), _) => url.clone(),
-        (None, Some(h)) => format!("http://{h}"),
+        (None, Some(b)) => b.to_string(),
         (None, None) => format!("http://{}", app.settings.listen),
     };
     let fill = |t: &str| {

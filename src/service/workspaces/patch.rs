@@ -9,6 +9,7 @@ use crate::domain::audit::Action;
 use crate::domain::authz::{self, Need};
 use crate::domain::ids::WorkspaceId;
 use crate::domain::role::Role;
+use crate::domain::text::check_prose;
 use crate::domain::workspace::{check_tier, MAX_DEPTH, MAX_NAME, MAX_ROLE, MAX_RUNTIME};
 use crate::domain::{Code, Error, Result};
 use crate::service::ws_tokens::workspace_id;
@@ -42,6 +43,8 @@ const PATCHABLE: [&str; 12] = [
     "workspace_dir",
     "workspace_access",
 ];
+
+const IGNORED: [&str; 2] = ["workspace_dir", "workspace_access"];
 
 fn number(obj: &Map<String, Value>, field: &str) -> Result<Option<f64>> {
     match obj.get(field) {
@@ -81,7 +84,7 @@ fn parse_patch(obj: &Map<String, Value>) -> Result<WorkspacePatch> {
         }
     }
     if let Some(Some(r)) = &patch.role {
-        check_text("role", r, MAX_ROLE)?;
+        check_prose("role", r, MAX_ROLE).map_err(Error::invalid)?;
     }
     if let Some(t) = obj.get("tier") {
         let t = t.as_i64().ok_or_else(|| Error::invalid("tier must be an integer"))?;
@@ -110,8 +113,9 @@ fn parse_patch(obj: &Map<String, Value>) -> Result<WorkspacePatch> {
         None | Some(Value::Null | Value::String(_)) => {}
         Some(_) => return Err(Error::invalid("workspace_dir must be a string or null")),
     }
-    if let Some(a) = obj.get("workspace_access") {
-        check_access(a.as_str().unwrap_or(""))?;
+    match obj.get("workspace_access") {
+        None | Some(Value::Null) => {}
+        Some(a) => check_access(a.as_str().unwrap_or(""))?,
     }
     patch.parent_id = match nullable_text(obj, "parent_id")? {
         None => None,
@@ -151,7 +155,8 @@ pub async fn patch(app: &App, who: Principal, raw: &str, body: Value) -> Result<
         .as_object()
         .ok_or_else(|| Error::invalid("the body must be a JSON object"))?;
     let patch = parse_patch(obj)?;
-    let changed: Vec<String> = obj.keys().cloned().collect();
+    // The ignored fields change nothing: no write, no audit entry.
+    let changed: Vec<String> = obj.keys().filter(|k| !IGNORED.contains(&k.as_str())).cloned().collect();
     let row = app
         .write(who, move |ctx, who| {
             who.check_workspace(ctx, id, Need::Write)?;

@@ -78,19 +78,6 @@ pub struct WorkspacePatch {
     pub max_concurrent_tasks: Option<i64>,
 }
 
-impl WorkspacePatch {
-    /// Whether the patch changes only where the canvas draws the workspace.
-    pub fn layout_only(&self) -> bool {
-        self.name.is_none()
-            && self.role.is_none()
-            && self.tier.is_none()
-            && self.runtime.is_none()
-            && self.parent_id.is_none()
-            && self.budget_limit.is_none()
-            && self.max_concurrent_tasks.is_none()
-    }
-}
-
 pub(super) const COLUMNS: &str = "id, name, role, tier, runtime, parent_id, paused, created_at, updated_at, \
      last_heartbeat_at, active_tasks, current_task, idle_since, x, y, collapsed, budget_limit, \
      max_concurrent_tasks, external, url, agent_card, delivery_mode, registered_at, error_rate, \
@@ -178,7 +165,7 @@ impl<'a> WorkspaceRef<'a> {
         self.sample_error = b.report.sample_error.as_deref();
         self.uptime_seconds = b.report.uptime_seconds;
         self.runtime_state = b.report.runtime_state.as_deref();
-        self.monthly_spend = b.report.monthly_spend;
+        self.monthly_spend = b.report.monthly_spend.or(self.monthly_spend);
         self
     }
 }
