@@ -5,8 +5,7 @@
 // With SCREENSHOT_DIR set, it also saves the screenshots the README shows.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { createInterface } from "node:readline";
+import { cli as runCli, startServer } from "./serve.mjs";
 import { createServer } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,23 +30,8 @@ const WAIT = { timeout: 15000 };
 
 let dataDir, server, base, browser, admin;
 
-function cli(...args) {
-  return execFileSync(BIN, [...args, "--data-dir", dataDir], { encoding: "utf8" }).trim();
-}
+const cli = (...args) => runCli(BIN, dataDir, ...args);
 
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir", dataDir], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    child.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
-    const lines = createInterface({ input: child.stderr });
-    lines.on("line", (line) => {
-      const m = line.match(/"port":(\d+)/);
-      if (m) resolve({ child, base: `http://127.0.0.1:${m[1]}` });
-    });
-  });
-}
 
 async function http(method, path, token, body) {
   const headers = token ? { Authorization: `Bearer ${token}` } : {};
@@ -65,7 +49,7 @@ async function shot(page, name) {
 before(async () => {
   assert.ok(BIN, "set MOLECULE_BIN to the molecule-tenant binary");
   dataDir = mkdtempSync(join(tmpdir(), "molecule-e2e-"));
-  ({ child: server, base } = await startServer());
+  ({ child: server, base } = await startServer(BIN, dataDir));
   admin = cli("mint-key", "--label", "e2e-setup");
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
 });

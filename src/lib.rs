@@ -6,7 +6,8 @@
 //! - `store`: SQL, and only SQL; knows the domain, never HTTP.
 //! - `creds`, `crypto`, `ops`: the credential map, encryption at rest,
 //!   and operating the box.
-//! - `service`: the use cases; the only way in for `http` and `cli`.
+//! - `service`: the use cases; the only way in for `http`, `cli` and `mcp`.
+//! - `mcp`: the MCP tools, over the use cases (served by `http`).
 //! - `http`, `cli`: the two front doors.
 
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod crypto;
 pub mod domain;
 pub mod files;
 pub mod http;
+pub mod mcp;
 pub mod ops;
 pub mod service;
 pub mod settings;

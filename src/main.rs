@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use molecule_tenant::cli::{commands, serve, Cli, Command};
+use molecule_tenant::cli::{commands, mcp, serve, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::LoginUrl(a) => commands::login_url(a),
         Command::EndSessions(a) => commands::end_sessions(a),
         Command::OrgTemplate(c) => commands::org_template(c),
+        Command::Mcp(a) => mcp::run(a),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -50,6 +50,8 @@ pub struct Settings {
     /// Decided and expired approvals, ended sessions and spent or expired
     /// sign-in links are deleted this long after they ended.
     pub retention: Duration,
+    /// MCP tool calls one key may make a minute.
+    pub mcp_calls_per_minute: u32,
 }
 
 /// The header a trusted proxy appends the client's address to.
@@ -94,6 +96,7 @@ impl Settings {
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::default(),
             retention: Duration::from_secs(30 * 24 * 3600),
+            mcp_calls_per_minute: 120,
         }
     }
 }

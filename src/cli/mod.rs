@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod args;
 pub mod commands;
+pub mod mcp;
 pub mod serve;
 
 #[derive(Parser, Debug)]
@@ -55,6 +56,16 @@ pub enum Command {
     /// Org templates on the box.
     #[command(subcommand)]
     OrgTemplate(OrgTemplateCommand),
+    /// Serve MCP over stdio for a desktop agent: relays each message to the
+    /// server's POST /mcp with the org key in MOLECULE_ORG_TOKEN.
+    Mcp(McpArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct McpArgs {
+    /// The server's address (its --public-url, or the local one).
+    #[arg(long, env = "MOLECULE_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +197,9 @@ pub struct ServeArgs {
     /// long after they ended (the audit trail is kept).
     #[arg(long, env = "MOLECULE_RETENTION", default_value = "30d")]
     pub retention: String,
+    /// MCP tool calls one org key may make a minute (POST /mcp).
+    #[arg(long, env = "MOLECULE_MCP_CALLS_PER_MINUTE", default_value_t = 120)]
+    pub mcp_calls_per_minute: u32,
 }
 
 #[derive(Args, Debug)]

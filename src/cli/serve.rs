@@ -57,6 +57,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if settings.retention < Duration::from_secs(3600) {
         bail!("--retention (MOLECULE_RETENTION): at least 1h, so a refused request can still be traced");
     }
+    if args.mcp_calls_per_minute == 0 {
+        bail!("--mcp-calls-per-minute (MOLECULE_MCP_CALLS_PER_MINUTE): must be at least 1");
+    }
+    settings.mcp_calls_per_minute = args.mcp_calls_per_minute;
     if let Some(w) = args.workers {
         if w == 0 {
             bail!("--workers (MOLECULE_WORKERS): must be at least 1");

@@ -7,6 +7,9 @@ pub struct Actor {
     /// `cli`, `login-link` or `anonymous`.
     pub name: String,
     pub client: Option<String>,
+    /// The door the request came through when it is not the plain API
+    /// (`mcp`); recorded in the entry's detail.
+    pub via: Option<&'static str>,
 }
 
 impl Actor {
@@ -15,6 +18,7 @@ impl Actor {
         Actor {
             name: "cli".into(),
             client: None,
+            via: None,
         }
     }
 
@@ -23,6 +27,7 @@ impl Actor {
         Actor {
             name: "server".into(),
             client: None,
+            via: None,
         }
     }
 }
@@ -86,6 +91,7 @@ actions! {
     AuditKeyRotate => "audit_key.rotate",
     DatabaseRestore => "database.restore",
     RetentionPurge => "retention.purge",
+    McpToolCall => "mcp.tool_call",
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub fn status_of(code: Code) -> StatusCode {
         Forbidden | CrossSiteRequest | CorsOriginNotAllowed | ControlPlaneForbidden => StatusCode::FORBIDDEN,
         NotFound | PluginNotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        NotAcceptable => StatusCode::NOT_ACCEPTABLE,
         RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         AlreadyRotated | ChannelExists | ConfirmationRequired | ParentCycle | PluginExists | TemplateExists => {
             StatusCode::CONFLICT

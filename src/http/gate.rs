@@ -68,4 +68,6 @@ requirements! {
     WsWrite => Gate::Workspace(Need::Write);
     WsReadOrAgent => Gate::Workspace(Need::ReadOrAgent);
     WsAgent => Gate::Workspace(Need::Agent);
+    /// `/mcp`: any org key; each tool then has its route's gate.
+    McpKey => Gate::Org(Role::ReadOnly);
 }

@@ -6,7 +6,7 @@ use actix_web::web;
 
 use super::error::json_config;
 use super::handlers::{
-    agents, approvals, audit, bundles, catalog, channels, health, keys, metrics, org, secrets, sessions, ui,
+    agents, approvals, audit, bundles, catalog, channels, health, keys, mcp, metrics, org, secrets, sessions, ui,
     workspaces, ws_tokens,
 };
 use crate::domain::org_yaml::MAX_TOTAL_BYTES;
@@ -16,7 +16,7 @@ pub use health::no_route;
 /// Templates, plugins and bundles may be larger than other bodies (see
 /// org_yaml's limits): their files, escaped as JSON, and room to spare.
 /// Only a caller that passed its route's gate is read this far.
-const BIG_BODY: usize = 2 * MAX_TOTAL_BYTES + 256 * 1024;
+pub const BIG_BODY: usize = 2 * MAX_TOTAL_BYTES + 256 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let big = || web::PayloadConfig::new(BIG_BODY);
@@ -152,6 +152,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .post(bundles::import),
         )
         .service(web::resource("/bundles/export/{id}").get(bundles::export))
+        // MCP (tool arguments may carry templates and bundles: the handler
+        // reads up to BIG_BODY, once the caller has passed its checks).
+        .service(web::resource("/mcp").post(mcp::post))
         // The pages.
         .service(web::resource("/").get(ui::to_pages))
         .service(web::resource("/ui").get(ui::to_pages))

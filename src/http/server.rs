@@ -7,6 +7,7 @@ use actix_web::{web, App as ActixApp, HttpServer};
 use anyhow::Context;
 use tracing::Instrument;
 
+use super::handlers::mcp;
 use super::metrics::RequestMetrics;
 use super::{cors, error, middleware, routes};
 use crate::clock::Clock;
@@ -38,12 +39,14 @@ impl Application {
         let port = listener.local_addr()?.port();
         let app = web::Data::new(opened.app);
         let metrics = web::Data::new(RequestMetrics::default());
+        let mcp = web::Data::new(mcp::transport(app.clone().into_inner(), &settings));
         let (state, body_timeout, max_body) = (app.clone(), settings.body_timeout, settings.max_body_bytes);
         let origins = std::sync::Arc::new(settings.cors_origins.clone());
         let server = HttpServer::new(move || {
             ActixApp::new()
                 .app_data(state.clone())
                 .app_data(metrics.clone())
+                .app_data(mcp.clone())
                 .app_data(error::json_config(max_body))
                 .app_data(error::query_config())
                 .app_data(error::path_config())

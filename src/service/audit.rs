@@ -133,3 +133,32 @@ pub fn record_restore(db: &Db, data_dir: &Path, from: &str, now: i64) -> Result<
     })?;
     anchor::reset(db, data_dir).map_err(Error::internal)
 }
+
+/// Records one MCP tool call as the key that made it, whatever became of
+/// it: the tool, the workspace it named, and how it ended. (A write the
+/// call made has its own entry too, marked `via: mcp`.)
+pub async fn record_tool_call(
+    app: &App,
+    who: Principal,
+    tool: &str,
+    target: Option<String>,
+    outcome: std::result::Result<(), &Error>,
+) -> Result<()> {
+    let detail = match outcome {
+        Ok(()) => json!({ "tool": tool, "ok": true }),
+        Err(e) => json!({ "tool": tool, "ok": false, "code": e.code.as_str() }),
+    };
+    // Not re-checked as a write's caller is: the call was made by a live
+    // key, and a call that revoked that very key must still be on record.
+    let actor = who.actor();
+    app.write_unauthenticated(move |ctx| {
+        Ok(audit::append(
+            ctx,
+            &actor,
+            Action::McpToolCall,
+            target.as_deref(),
+            detail,
+        )?)
+    })
+    .await
+}

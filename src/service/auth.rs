@@ -95,7 +95,11 @@ pub fn authenticate(app: &App, presented: Presented, client: Option<IpAddr>) -> 
     }
     let hash = token::hash(token);
     match app.creds.authenticate(&hash, app.now(), poll) {
-        Ok(cred) => Ok(Principal { cred, client }),
+        Ok(cred) => Ok(Principal {
+            cred,
+            client,
+            via: None,
+        }),
         Err(why) => Err(fail(why, Some(&hash))),
     }
 }

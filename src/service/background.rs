@@ -241,6 +241,7 @@ fn summarise_failures(app: &App) {
             let actor = Actor {
                 name: "anonymous".into(),
                 client: Some(client.clone()),
+                via: None,
             };
             audit::append(ctx, &actor, Action::AuthFailed, None, json!({ "count": count }))?;
         }

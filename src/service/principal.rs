@@ -19,6 +19,8 @@ use crate::store::{keys, sessions, tokens, StoreResult};
 pub struct Principal {
     pub cred: Arc<Credential>,
     pub client: Option<IpAddr>,
+    /// The door the request came through, when not the plain API: `mcp`.
+    pub via: Option<&'static str>,
 }
 
 impl Principal {
@@ -31,6 +33,7 @@ impl Principal {
         Actor {
             name: self.cred.actor_name(),
             client: self.client.map(|ip| ip.to_string()),
+            via: self.via,
         }
     }
 

@@ -156,6 +156,7 @@ pub async fn sign_in_with_link(app: &App, code: &str, browser: Browser) -> Resul
     let actor = Actor {
         name: "login-link".into(),
         client: new.client.clone(),
+        via: None,
     };
     let spent = app
         .write_unauthenticated(move |ctx| {

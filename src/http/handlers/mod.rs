@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod channels;
 pub mod health;
 pub mod keys;
+pub mod mcp;
 pub mod metrics;
 pub mod org;
 pub mod secrets;

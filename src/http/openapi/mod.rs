@@ -12,11 +12,13 @@ use serde_json::{json, Map, Value};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::ToSchema;
 
+mod op;
 mod ops;
 
-use ops::Auth::{Agent, Key, KeyOrAgent};
-use ops::Body::{AnyObject, Json, JsonOrYaml, OptionalJson, Template};
-use ops::{Auth, Body, Op, Out, OPS};
+use op::Auth::{Agent, Key, KeyOrAgent};
+use op::Body::{AnyObject, Json, JsonOrYaml, OptionalJson, Template};
+use op::{Auth, Body, Op, Out};
+use ops::OPS;
 
 pub type Schemas = Vec<(String, RefOr<Schema>)>;
 
@@ -39,6 +41,7 @@ fn security(auth: Auth) -> Value {
         Key => json!([{ "orgKey": [] }, { "session": [] }]),
         Agent => json!([{ "workspaceToken": [] }]),
         KeyOrAgent => json!([{ "orgKey": [] }, { "session": [] }, { "workspaceToken": [] }]),
+        Auth::KeyBearer => json!([{ "orgKey": [] }]),
     }
 }
 
@@ -62,6 +65,7 @@ fn operation(o: &Op) -> Value {
         Out::Object => json!({ "application/json": { "schema": { "type": "object" } } }),
         Out::Array => json!({ "application/json": { "schema": { "type": "array" } } }),
         Out::Text(ct) => json!({ ct: { "schema": { "type": "string" } } }),
+        Out::JsonRpc => json!({ "application/json": { "schema": reference("JsonRpcMessage") } }),
         Out::ObjectOrTarball => json!({
             "application/json": { "schema": { "type": "object" } },
             "application/gzip": { "schema": { "type": "string", "contentEncoding": "binary" } },
@@ -103,6 +107,11 @@ fn operation(o: &Op) -> Value {
     if let Some(b) = body {
         op["requestBody"] = b;
     }
+    if matches!(o.out, Out::JsonRpc) {
+        op["responses"]["202"] = json!({ "description": "a notification, accepted: no body" });
+        op["responses"]["default"]["content"]["application/json"]["schema"] =
+            json!({ "oneOf": [reference("Error"), reference("JsonRpcMessage")] });
+    }
     op
 }
 
@@ -118,6 +127,15 @@ fn build() -> Value {
     for (name, schema) in schemas {
         components.insert(name, serde_json::to_value(schema).unwrap_or(Value::Null));
     }
+    components.insert(
+        "JsonRpcMessage".into(),
+        json!({
+            "type": "object",
+            "description": "A JSON-RPC 2.0 message (MCP): a result or an error",
+            "required": ["jsonrpc"],
+            "properties": { "jsonrpc": { "const": "2.0" }, "id": {}, "result": {}, "error": { "type": "object" } },
+        }),
+    );
     components.insert(
         "Error".into(),
         json!({

@@ -1,90 +1,6 @@
-//! Every operation the API answers (the pages under /ui/ are not API):
-//! method, path, who may call it, its body and its answer.
+//! Every operation the API answers (the pages under /ui/ are not API).
 
-#[derive(Clone, Copy)]
-pub enum Auth {
-    /// No credential.
-    None,
-    /// An org key (or a browser session), of the role the route needs.
-    Key,
-    /// The workspace's own token.
-    Agent,
-    /// Either.
-    KeyOrAgent,
-}
-
-#[derive(Clone, Copy)]
-pub enum Body {
-    None,
-    /// JSON of the named request type.
-    Json(&'static str),
-    /// Optional JSON of the named type.
-    OptionalJson(&'static str),
-    /// A JSON object checked field by field in the handler.
-    AnyObject,
-    /// JSON of the named type, or the org template as YAML text.
-    JsonOrYaml(&'static str),
-    /// As `JsonOrYaml`, or the template's directory as a tar or tar.gz.
-    Template(&'static str),
-}
-
-#[derive(Clone, Copy)]
-pub enum Out {
-    Object,
-    Array,
-    Text(&'static str),
-    /// JSON, or a gzipped tar when the client asks for one (`Accept`).
-    ObjectOrTarball,
-}
-
-pub struct Op {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub summary: &'static str,
-    pub auth: Auth,
-    pub body: Body,
-    pub status: u16,
-    pub out: Out,
-    /// (name, JSON type) of the query parameters.
-    pub query: &'static [(&'static str, &'static str)],
-}
-
-const fn op(method: &'static str, path: &'static str, summary: &'static str, auth: Auth, status: u16) -> Op {
-    Op {
-        method,
-        path,
-        summary,
-        auth,
-        body: Body::None,
-        status,
-        out: Out::Object,
-        query: &[],
-    }
-}
-
-impl Op {
-    const fn body(mut self, body: Body) -> Op {
-        self.body = body;
-        self
-    }
-    const fn array(mut self) -> Op {
-        self.out = Out::Array;
-        self
-    }
-    const fn text(mut self, content_type: &'static str) -> Op {
-        self.out = Out::Text(content_type);
-        self
-    }
-    const fn tarball(mut self) -> Op {
-        self.out = Out::ObjectOrTarball;
-        self
-    }
-    const fn query(mut self, query: &'static [(&'static str, &'static str)]) -> Op {
-        self.query = query;
-        self
-    }
-}
-
+use super::op::{op, Auth, Body, Op};
 use Auth::{Agent, Key, KeyOrAgent};
 use Body::{AnyObject, Json, JsonOrYaml, OptionalJson, Template};
 
@@ -344,6 +260,15 @@ pub const OPS: &[Op] = &[
         200,
     )
     .body(JsonOrYaml("ImportJson")),
+    op(
+        "post",
+        "/mcp",
+        "MCP (streamable HTTP): list and call the tools",
+        Auth::KeyBearer,
+        200,
+    )
+    .body(AnyObject)
+    .json_rpc(),
     op("get", "/templates", "Workspace templates", Key, 200).array(),
     op("post", "/templates/import", "Register a workspace template", Key, 201).body(Json("ImportTemplate")),
     op("post", "/plugins", "Register a plugin", Key, 201).body(Json("RegisterPlugin")),

@@ -160,7 +160,16 @@ pub fn count(conn: &Connection) -> StoreResult<i64> {
 
 /// Appends an entry inside the caller's transaction, so the record and the
 /// change it describes commit or roll back together. Never pass a secret.
-pub fn append(ctx: &WriteCtx, actor: &Actor, action: Action, target: Option<&str>, detail: Value) -> StoreResult<()> {
+pub fn append(
+    ctx: &WriteCtx,
+    actor: &Actor,
+    action: Action,
+    target: Option<&str>,
+    mut detail: Value,
+) -> StoreResult<()> {
+    if let (Some(via), Some(d)) = (actor.via, detail.as_object_mut()) {
+        d.entry("via").or_insert(Value::from(via));
+    }
     let (prev_id, prev) = head(ctx)?.unwrap_or((0, GENESIS));
     let row = AuditRow {
         id: prev_id + 1,
