@@ -1,4 +1,4 @@
--- molecule-tenant: the whole current schema (version 4).
+-- molecule-tenant: the whole current schema (version 5).
 --
 -- Applied in one transaction to an empty database. Later versions append a
 -- numbered step to MIGRATIONS in src/db/migrate.rs and fold the same change in
@@ -68,7 +68,17 @@ CREATE TABLE org_keys (
     revoked_at   INTEGER,
     -- set on the old key when it is rotated
     rotated_to   TEXT,
-    seq          INTEGER NOT NULL
+    seq          INTEGER NOT NULL,
+    -- Version 5: a description, disabled (kept, refused), where it may be  -- v5
+    -- used from (comma-separated ranges; NULL = anywhere), a rate, and     -- v5
+    -- where it was last used from.                                          -- v5
+    description  TEXT,  -- v5
+    disabled_at  INTEGER,  -- v5
+    allowed_cidrs TEXT,  -- v5
+    rate_limit_requests INTEGER,  -- v5
+    rate_limit_seconds INTEGER,  -- v5
+    last_used_ip TEXT,  -- v5
+    last_used_user_agent TEXT  -- v5
 );
 CREATE INDEX org_keys_seq ON org_keys (seq);
 CREATE INDEX org_keys_live ON org_keys (created_at) WHERE revoked_at IS NULL;
@@ -92,7 +102,9 @@ CREATE TABLE workspace_tokens (
     expires_at   INTEGER,
     last_used_at INTEGER,
     revoked_at   INTEGER,
-    seq          INTEGER NOT NULL
+    seq          INTEGER NOT NULL,
+    last_used_ip TEXT,  -- v5
+    last_used_user_agent TEXT  -- v5
 );
 CREATE INDEX workspace_tokens_seq ON workspace_tokens (seq);
 CREATE INDEX workspace_tokens_live ON workspace_tokens (workspace_id, created_at) WHERE revoked_at IS NULL;
@@ -257,3 +269,33 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_seq ON sessions (seq);
 CREATE INDEX sessions_key ON sessions (key_id) WHERE key_id IS NOT NULL;
 CREATE INDEX sessions_ended ON sessions (coalesce(revoked_at, expires_at));  -- v4
+
+-- The org's key policy, expiry notices sent, recent requests per credential  -- v5
+-- (version 5).  -- v5
+CREATE TABLE org_policy (  -- v5
+    id                  INTEGER PRIMARY KEY CHECK (id = 1),  -- v5
+    max_key_lifetime_ms INTEGER,  -- v5
+    require_expiry      INTEGER NOT NULL DEFAULT 0 CHECK (require_expiry IN (0, 1)),  -- v5
+    expiry_channel_id   TEXT,  -- v5
+    updated_at          INTEGER NOT NULL,  -- v5
+    updated_by          TEXT NOT NULL  -- v5
+);  -- v5
+
+CREATE TABLE expiry_notices (  -- v5
+    key_id      TEXT NOT NULL,  -- v5
+    window_days INTEGER NOT NULL,  -- v5
+    sent_at     INTEGER NOT NULL,  -- v5
+    PRIMARY KEY (key_id, window_days)  -- v5
+) WITHOUT ROWID;  -- v5
+
+CREATE TABLE cred_activity (  -- v5
+    cred_id     TEXT NOT NULL,  -- v5
+    at          INTEGER NOT NULL,  -- v5
+    method      TEXT NOT NULL,  -- v5
+    route       TEXT NOT NULL,  -- v5
+    status      INTEGER NOT NULL,  -- v5
+    duration_us INTEGER NOT NULL,  -- v5
+    client      TEXT  -- v5
+);  -- v5
+CREATE INDEX cred_activity_by_cred ON cred_activity (cred_id, at);  -- v5
+CREATE INDEX cred_activity_at ON cred_activity (at);  -- v5

@@ -110,9 +110,10 @@ pub fn mint_key(args: MintKeyArgs) -> anyhow::Result<ExitCode> {
         role,
         workspaces: args.workspaces,
         expires_at,
+        allowed_cidrs: args.allowed_cidrs,
+        override_policy: args.override_policy,
     };
-    let (row, token) = keys::mint_on_box(&db, req, now)
-        .map_err(|e| anyhow!("--workspace (MOLECULE_KEY_WORKSPACES) or database: {}", refused(e)))?;
+    let (row, token) = keys::mint_on_box(&db, req, now).map_err(refused)?;
     // A running server accepts the key before it is handed out; if the
     // server cannot confirm, the key is still printed (it is minted).
     let confirmed = confirm_with_server(&db, &args.data_dir.data_dir);
@@ -125,7 +126,7 @@ pub fn mint_key(args: MintKeyArgs) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let expires = row.expires_at.map_or("never".to_string(), |t| rfc3339(t.0));
+    let expires = row.expires_at.map_or("never".to_string(), rfc3339);
     eprintln!(
         "minted org key {} (id {}, role {}, covers {bound}, expires {expires}); {WARNING}",
         row.prefix,

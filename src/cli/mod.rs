@@ -230,6 +230,14 @@ pub struct MintKeyArgs {
     /// Make the key expire after this long (e.g. 30d, 12h, 90m). Default: never.
     #[arg(long, env = "MOLECULE_KEY_EXPIRES_IN")]
     pub expires_in: Option<String>,
+    /// Only from this address or range (e.g. 10.0.0.0/8); repeat for several.
+    /// In the environment, separate them with commas.
+    #[arg(long = "allow-from", env = "MOLECULE_KEY_ALLOW_FROM", value_delimiter = ',')]
+    pub allowed_cidrs: Vec<String>,
+    /// Break-glass: mint even when the key breaks the org's key policy
+    /// (max lifetime, required expiry). Recorded in the audit trail.
+    #[arg(long, env = "MOLECULE_OVERRIDE_POLICY")]
+    pub override_policy: bool,
     #[command(flatten)]
     pub data_dir: DataDir,
 }

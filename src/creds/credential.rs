@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use super::guard::{Guard, RateState};
 use crate::domain::authz::Grant;
 use crate::domain::ids::{KeyId, SessionId, TokenId, WorkspaceId};
 use crate::domain::role::Role;
@@ -40,6 +41,8 @@ pub struct Credential {
     /// Last successful use, in memory; written to the database in batches.
     pub(super) last_used: AtomicI64,
     pub(super) flushed: AtomicI64,
+    /// Ranges it may be used from, and its rate (keys that have either).
+    pub(super) guard: Option<Box<Guard>>,
 }
 
 impl Credential {
@@ -54,7 +57,18 @@ impl Credential {
             expires_at: expires_at.unwrap_or(i64::MAX),
             last_used: AtomicI64::new(used),
             flushed: AtomicI64::new(used),
+            guard: None,
         }
+    }
+
+    pub fn with_guard(mut self, guard: Option<Box<Guard>>) -> Self {
+        self.guard = guard;
+        self
+    }
+
+    /// Counts a request against the key's rate, if it has one.
+    pub fn take_rate(&self) -> Option<RateState> {
+        self.guard.as_ref()?.take()
     }
 
     /// What the credential may do, for the authorization rules.

@@ -14,17 +14,22 @@
 //! by a sweeper.
 
 mod credential;
+mod guard;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::Connection;
 
 pub use credential::{CredKind, Credential, Shown};
+use guard::Guard;
+pub use guard::RateState;
 
 use crate::domain::authz::Failure;
 use crate::domain::ids::{KeyId, SessionId, TokenId, WorkspaceId};
+use crate::domain::key_policy::RateLimit;
 use crate::store::creds::{self as rows, CredRow, CredRowKind};
 use crate::store::{self, CommitObserver, Db, StoreResult};
 
@@ -77,13 +82,25 @@ fn credential(
     expires_at: Option<i64>,
     last_used: Option<i64>,
 ) -> Option<Credential> {
+    let mut guard = None;
     let kind = match kind {
-        CredRowKind::Org { role, bindings } => CredKind::Org {
-            id: KeyId::parse(id)?,
+        CredRowKind::Org {
             role,
-            // A binding that does not parse must not leave the key unbound.
-            workspaces: store_bindings(bindings)?,
-        },
+            bindings,
+            cidrs,
+            rate,
+        } => {
+            // A range that does not parse must not leave the key usable
+            // from anywhere (nor a binding leave it unbound).
+            let nets = crate::store::keys::parse_cidrs(cidrs)?;
+            let rate = rate.map(|(requests, per_seconds)| RateLimit { requests, per_seconds });
+            guard = Guard::new(nets, rate);
+            CredKind::Org {
+                id: KeyId::parse(id)?,
+                role,
+                workspaces: store_bindings(bindings)?,
+            }
+        }
         CredRowKind::Workspace { workspace_id } => CredKind::Workspace {
             id: TokenId::parse(id)?,
             workspace_id: WorkspaceId::parse(workspace_id)?,
@@ -93,7 +110,7 @@ fn credential(
             idle_ms,
         },
     };
-    Some(Credential::new(prefix, kind, expires_at, last_used))
+    Some(Credential::new(prefix, kind, expires_at, last_used).with_guard(guard))
 }
 
 fn store_bindings(list: Option<&str>) -> Option<Box<[WorkspaceId]>> {
@@ -114,7 +131,13 @@ impl CredCache {
     /// (unless `poll` and it is a session: background refreshes do not keep
     /// a session from going idle); otherwise why not (for counting only:
     /// callers answer both alike).
-    pub fn authenticate(&self, hash: &[u8; 32], now: i64, poll: bool) -> Result<Arc<Credential>, Failure> {
+    pub fn authenticate(
+        &self,
+        hash: &[u8; 32],
+        now: i64,
+        poll: bool,
+        client: Option<IpAddr>,
+    ) -> Result<Arc<Credential>, Failure> {
         let cred = self
             .map
             .read()
@@ -124,6 +147,9 @@ impl CredCache {
             .ok_or(Failure::UnknownOrRevoked)?;
         if cred.is_expired(now) {
             return Err(Failure::Expired);
+        }
+        if cred.guard.as_ref().is_some_and(|g| !g.admits(client)) {
+            return Err(Failure::NotFromHere);
         }
         if !(poll && cred.is_session()) {
             cred.last_used.fetch_max(now, Ordering::Relaxed);

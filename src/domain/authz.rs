@@ -218,14 +218,17 @@ pub enum Failure {
     Malformed,
     UnknownOrRevoked,
     Expired,
+    /// A live key used from outside its allowed address ranges.
+    NotFromHere,
 }
 
 impl Failure {
-    pub const ALL: [Failure; 4] = [
+    pub const ALL: [Failure; 5] = [
         Failure::Missing,
         Failure::Malformed,
         Failure::UnknownOrRevoked,
         Failure::Expired,
+        Failure::NotFromHere,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -234,6 +237,7 @@ impl Failure {
             Failure::Malformed => "malformed",
             Failure::UnknownOrRevoked => "unknown_or_revoked",
             Failure::Expired => "expired",
+            Failure::NotFromHere => "address_not_allowed",
         }
     }
 }

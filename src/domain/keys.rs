@@ -1,7 +1,10 @@
 //! Org API keys: what a new key may be, and how long any credential lives.
 
+use ipnet::IpNet;
+
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::WorkspaceId;
+use crate::domain::key_policy::RateLimit;
 use crate::domain::role::Role;
 use crate::domain::time::parse_rfc3339;
 
@@ -21,6 +24,17 @@ pub struct NewKey {
     pub workspaces: Vec<WorkspaceId>,
     pub expires_at: Option<i64>,
     pub created_by: String,
+    pub limits: Limits,
+}
+
+/// What a key carries beyond its role and bindings; a rotation carries it
+/// over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub description: Option<String>,
+    /// Where it may be used from; empty = anywhere.
+    pub allowed_cidrs: Vec<IpNet>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// Turns `expires_in` (seconds) or `expires_at` (RFC 3339) into a time.

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod channels;
 pub mod error;
 pub mod ids;
+pub mod key_policy;
 pub mod keys;
 pub mod org_plan;
 pub mod org_yaml;

@@ -40,6 +40,7 @@ pub fn status_of(code: Code) -> StatusCode {
             StatusCode::CONFLICT
         }
         MissingEnv => StatusCode::PRECONDITION_FAILED,
+        PolicyViolation => StatusCode::UNPROCESSABLE_ENTITY,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Sha256Mismatch => StatusCode::UNPROCESSABLE_ENTITY,

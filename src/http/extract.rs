@@ -111,7 +111,10 @@ fn same_origin(req: &HttpRequest, origin: &str) -> bool {
 /// The caller's credential, left in request extensions so the access log
 /// can name it by display prefix (never by token).
 #[derive(Clone)]
-pub struct Caller(pub std::sync::Arc<crate::creds::Credential>);
+pub struct Caller {
+    pub cred: std::sync::Arc<crate::creds::Credential>,
+    pub client: Option<std::net::IpAddr>,
+}
 
 fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let app = app(req)?;
@@ -144,7 +147,25 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         if let Some(route) = req.match_pattern() {
             span.record("route", route.as_str());
         }
-        req.extensions_mut().insert(Caller(who.cred.clone()));
+    }
+    // The key's own rate, if it has one; the middleware writes its headers
+    // on whatever the answer is, and the activity log reads the caller.
+    let rate = who.cred.take_rate();
+    {
+        let mut ext = req.extensions_mut();
+        ext.insert(Caller {
+            cred: who.cred.clone(),
+            client: who.client,
+        });
+        if let Some(r) = rate {
+            ext.insert(r);
+        }
+    }
+    if let Some(r) = rate.filter(|r| !r.allowed) {
+        let mut e = Error::new(Code::RateLimited, "this key's rate limit is exceeded; retry later")
+            .with("retry_after", serde_json::json!(r.reset_secs));
+        e.retry_after = Some(r.reset_secs);
+        return Err(ApiError(e));
     }
     Ok(who)
 }

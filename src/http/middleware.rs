@@ -55,7 +55,7 @@ impl Observed {
         }
         if status >= 500 || tracing::enabled!(tracing::Level::DEBUG) {
             let req = res.request();
-            let caller = req.extensions().get::<Caller>().map(|c| c.0.prefix());
+            let caller = req.extensions().get::<Caller>().map(|c| c.cred.prefix());
             let (method, path, ms) = (&self.method, req.path(), seconds * 1000.0);
             let _in = self.span.enter();
             if status >= 500 {
@@ -63,6 +63,25 @@ impl Observed {
             } else {
                 tracing::debug!(%method, %path, status, ms, caller, "request");
             }
+        }
+    }
+}
+
+/// A rate-limited key's standing, on every answer it gets (upstream's
+/// header names).
+pub fn rate_headers<B>(res: &mut ServiceResponse<B>) {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    let Some(r) = res.request().extensions().get::<crate::creds::RateState>().copied() else {
+        return;
+    };
+    let h = res.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", r.limit.to_string()),
+        ("x-ratelimit-remaining", r.remaining.to_string()),
+        ("x-ratelimit-reset", r.reset_secs.to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(HeaderName::from_static(name), v);
         }
     }
 }

@@ -28,7 +28,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // Org keys and the audit trail.
         .service(web::resource("/org/whoami").get(keys::whoami))
         .service(web::resource("/org/tokens").get(keys::list).post(keys::mint))
-        .service(web::resource("/org/tokens/{id}").delete(keys::revoke))
+        .service(
+            web::resource("/org/tokens/{id}")
+                .delete(keys::revoke)
+                .patch(keys::patch),
+        )
+        .service(web::resource("/org/policy").get(keys::get_policy).put(keys::put_policy))
         .service(web::resource("/org/tokens/{id}/rotate").post(keys::rotate))
         .service(web::resource("/org/audit").get(audit::list))
         .service(web::resource("/org/audit/verify").get(audit::verify))

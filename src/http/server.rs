@@ -90,6 +90,7 @@ impl Application {
                         let mut res = fut.await?;
                         observed.finish(&res);
                         middleware::no_store(res.headers_mut());
+                        middleware::rate_headers(&mut res);
                         Ok(res)
                     }
                 })

@@ -22,8 +22,8 @@ use crate::domain::{Error, Result};
 /// interval, so a flood of bad requests cannot flood the trail).
 #[derive(Default)]
 pub struct AuthFailures {
-    totals: [AtomicU64; 4],
-    pending: Mutex<HashMap<String, u64>>,
+    totals: [AtomicU64; Failure::ALL.len()],
+    pending: Mutex<HashMap<String, [u64; Failure::ALL.len()]>>,
 }
 
 /// How many addresses one summary names before lumping the rest together.
@@ -33,12 +33,17 @@ impl AuthFailures {
     pub fn record(&self, why: Failure, client: &str) {
         self.totals[why as usize].fetch_add(1, Ordering::Relaxed);
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = pending.get_mut(client) {
-            *n += 1;
-        } else if pending.len() < MAX_ADDRESSES_PER_SUMMARY {
-            pending.insert(client.to_string(), 1);
+        let slot = if pending.contains_key(client) || pending.len() < MAX_ADDRESSES_PER_SUMMARY {
+            client
         } else {
-            *pending.entry("other addresses".to_string()).or_insert(0) += 1;
+            "other addresses"
+        };
+        if let Some(counts) = pending.get_mut(slot) {
+            counts[why as usize] += 1;
+        } else {
+            let mut counts = [0; Failure::ALL.len()];
+            counts[why as usize] = 1;
+            pending.insert(slot.to_string(), counts);
         }
     }
 
@@ -46,10 +51,21 @@ impl AuthFailures {
         self.totals[why as usize].load(Ordering::Relaxed)
     }
 
-    pub fn take_pending(&self) -> Vec<(String, u64)> {
+    /// Per address: how many failed, and why.
+    pub fn take_pending(&self) -> Vec<(String, u64, Vec<(Failure, u64)>)> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<_> = pending.drain().collect();
-        out.sort();
+        let mut out: Vec<_> = pending
+            .drain()
+            .map(|(client, counts)| {
+                let why: Vec<(Failure, u64)> = Failure::ALL
+                    .iter()
+                    .map(|f| (*f, counts[*f as usize]))
+                    .filter(|(_, n)| *n > 0)
+                    .collect();
+                (client, counts.iter().sum(), why)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
 }
@@ -94,7 +110,7 @@ pub fn authenticate(app: &App, presented: Presented, client: Option<IpAddr>) -> 
         return Err(Error::unavailable());
     }
     let hash = token::hash(token);
-    match app.creds.authenticate(&hash, app.now(), poll) {
+    match app.creds.authenticate(&hash, app.now(), poll, client) {
         Ok(cred) => Ok(Principal {
             cred,
             client,

@@ -237,13 +237,16 @@ fn summarise_failures(app: &App) {
         return;
     }
     let res = app.db.write(&app.clock, |ctx| {
-        for (client, count) in &pending {
+        for (client, count, why) in &pending {
             let actor = Actor {
                 name: "anonymous".into(),
                 client: Some(client.clone()),
                 via: None,
             };
-            audit::append(ctx, &actor, Action::AuthFailed, None, json!({ "count": count }))?;
+            let reasons: serde_json::Map<String, serde_json::Value> =
+                why.iter().map(|(f, n)| (f.as_str().to_string(), json!(n))).collect();
+            let detail = json!({ "count": count, "reasons": reasons });
+            audit::append(ctx, &actor, Action::AuthFailed, None, detail)?;
         }
         Ok(())
     });

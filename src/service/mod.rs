@@ -15,6 +15,7 @@ pub mod channels;
 pub mod import;
 pub mod keys;
 pub mod list_cache;
+pub mod policy;
 pub mod principal;
 pub mod retention;
 pub mod secrets;

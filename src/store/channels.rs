@@ -102,6 +102,15 @@ pub fn get(conn: &Connection, workspace_id: WorkspaceId, id: ChannelId) -> Store
         .optional()?)
 }
 
+/// A channel by its id alone (the org's expiry-warning channel).
+pub fn get_any(conn: &Connection, id: ChannelId) -> StoreResult<Option<ChannelRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM channels WHERE id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![id], channel_row)
+        .optional()?)
+}
+
 pub fn list(conn: &Connection, workspace_id: WorkspaceId) -> StoreResult<Vec<ChannelRow>> {
     let sql = format!("SELECT {COLUMNS} FROM channels WHERE workspace_id = ?1 ORDER BY type");
     let mut stmt = conn.prepare_cached(&sql)?;

@@ -27,10 +27,14 @@ pub enum CredRow<'a> {
 }
 
 pub enum CredRowKind<'a> {
-    /// `bindings`: the bound workspace ids, comma-separated.
+    /// `bindings`: the bound workspace ids, comma-separated; `cidrs`: the
+    /// ranges it may be used from, comma-separated; `rate`: requests per
+    /// seconds.
     Org {
         role: Role,
         bindings: Option<&'a str>,
+        cidrs: Option<&'a str>,
+        rate: Option<(u32, u32)>,
     },
     Workspace {
         workspace_id: &'a str,
@@ -51,13 +55,18 @@ pub fn committed_seq(conn: &Connection) -> StoreResult<i64> {
 /// below zero: every live row, for the first load).
 pub fn changed_since(conn: &Connection, seen: i64, mut f: impl FnMut(CredRow<'_>)) -> StoreResult<()> {
     let mut stmt = conn.prepare_cached(
-        "SELECT k.id, k.prefix, k.role, k.expires_at, k.last_used_at, k.token_hash, k.revoked_at,
-                (SELECT group_concat(workspace_id, ',') FROM org_key_workspaces b WHERE b.key_id = k.id)
-         FROM org_keys k WHERE k.seq > ?1 AND (?1 >= 0 OR k.revoked_at IS NULL)",
+        "SELECT k.id, k.prefix, k.role, k.expires_at, k.last_used_at, k.token_hash,
+                coalesce(k.revoked_at, k.disabled_at),
+                (SELECT group_concat(workspace_id, ',') FROM org_key_workspaces b WHERE b.key_id = k.id),
+                k.allowed_cidrs, k.rate_limit_requests, k.rate_limit_seconds
+         FROM org_keys k
+         WHERE k.seq > ?1 AND (?1 >= 0 OR (k.revoked_at IS NULL AND k.disabled_at IS NULL))",
     )?;
     let mut rows = stmt.query([seen])?;
     while let Some(r) = rows.next()? {
         let hash: [u8; 32] = r.get(5)?;
+        // Revoked or disabled: not honoured (a disabled key comes back when
+        // enabled, its sequence number moving again).
         if r.get::<_, Option<i64>>(6)?.is_some() {
             f(CredRow::Gone(hash));
             continue;
@@ -69,6 +78,8 @@ pub fn changed_since(conn: &Connection, seen: i64, mut f: impl FnMut(CredRow<'_>
             kind: CredRowKind::Org {
                 role: r.get(2)?,
                 bindings: r.get_ref(7)?.as_str_or_null()?,
+                cidrs: r.get_ref(8)?.as_str_or_null()?,
+                rate: r.get::<_, Option<u32>>(9)?.zip(r.get::<_, Option<u32>>(10)?),
             },
             expires_at: r.get(3)?,
             last_used: r.get(4)?,

@@ -5,7 +5,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::sql::split_ids;
 use super::{StoreResult, WriteCtx};
 use crate::domain::ids::{KeyId, WorkspaceId};
-use crate::domain::keys::NewKey;
+use ipnet::IpNet;
+
+use crate::domain::key_policy::RateLimit;
+use crate::domain::keys::{Limits, NewKey};
 use crate::domain::role::Role;
 use crate::domain::token::Minted;
 
@@ -23,11 +26,28 @@ pub struct KeyRow {
     pub token_hash: [u8; 32],
     /// The key that replaced this one, once rotated.
     pub rotated_to: Option<KeyId>,
+    pub limits: Limits,
+    pub disabled_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    pub last_used_user_agent: Option<String>,
 }
 
 const COLUMNS: &str = "k.id, k.prefix, k.name, k.role, k.created_by, k.created_at, k.expires_at, \
      k.last_used_at, k.token_hash, \
-     (SELECT group_concat(workspace_id, ',') FROM org_key_workspaces b WHERE b.key_id = k.id), k.rotated_to";
+     (SELECT group_concat(workspace_id, ',') FROM org_key_workspaces b WHERE b.key_id = k.id), k.rotated_to, \
+     k.description, k.allowed_cidrs, k.rate_limit_requests, k.rate_limit_seconds, k.disabled_at, \
+     k.last_used_ip, k.last_used_user_agent";
+
+/// Ranges stored comma-separated, as `cidrs_text` wrote them.
+pub fn parse_cidrs(text: Option<&str>) -> Option<Vec<IpNet>> {
+    text.filter(|t| !t.is_empty())
+        .map(|t| t.split(',').map(str::parse).collect::<Result<Vec<IpNet>, _>>().ok())
+        .unwrap_or_else(|| Some(Vec::new()))
+}
+
+fn cidrs_text(nets: &[IpNet]) -> Option<String> {
+    (!nets.is_empty()).then(|| nets.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
+}
 
 const LIVE: &str = "k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?2)";
 
@@ -48,6 +68,19 @@ fn key_row(r: &Row) -> rusqlite::Result<KeyRow> {
         token_hash: r.get(8)?,
         workspaces,
         rotated_to: r.get(10)?,
+        limits: Limits {
+            description: r.get(11)?,
+            allowed_cidrs: parse_cidrs(r.get_ref(12)?.as_str_or_null()?).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(12, rusqlite::types::Type::Text, "not a range".into())
+            })?,
+            rate_limit: match (r.get::<_, Option<u32>>(13)?, r.get::<_, Option<u32>>(14)?) {
+                (Some(requests), Some(per_seconds)) => Some(RateLimit { requests, per_seconds }),
+                _ => None,
+            },
+        },
+        disabled_at: r.get(15)?,
+        last_used_ip: r.get(16)?,
+        last_used_user_agent: r.get(17)?,
     })
 }
 
@@ -56,9 +89,11 @@ fn key_row(r: &Row) -> rusqlite::Result<KeyRow> {
 pub fn insert(ctx: &mut WriteCtx, new: &NewKey, minted: &Minted) -> StoreResult<KeyRow> {
     let seq = ctx.cred_seq()?;
     let id = KeyId::generate();
+    let l = &new.limits;
     ctx.execute(
-        "INSERT INTO org_keys (id, token_hash, prefix, name, role, created_by, created_at, expires_at, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO org_keys (id, token_hash, prefix, name, role, created_by, created_at, expires_at, seq,
+             description, allowed_cidrs, rate_limit_requests, rate_limit_seconds)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             id,
             minted.hash,
@@ -68,7 +103,11 @@ pub fn insert(ctx: &mut WriteCtx, new: &NewKey, minted: &Minted) -> StoreResult<
             new.created_by,
             ctx.now,
             new.expires_at,
-            seq
+            seq,
+            l.description,
+            cidrs_text(&l.allowed_cidrs),
+            l.rate_limit.map(|r| r.requests),
+            l.rate_limit.map(|r| r.per_seconds)
         ],
     )?;
     for ws in &new.workspaces {
@@ -89,7 +128,49 @@ pub fn insert(ctx: &mut WriteCtx, new: &NewKey, minted: &Minted) -> StoreResult<
         last_used_at: None,
         token_hash: minted.hash,
         rotated_to: None,
+        limits: new.limits.clone(),
+        disabled_at: None,
+        last_used_ip: None,
+        last_used_user_agent: None,
     })
+}
+
+/// Renames or re-describes a key; sets where it may be used from and its
+/// rate. The credential map follows (the row's sequence number moves).
+pub fn update(ctx: &mut WriteCtx, id: KeyId, name: &str, limits: &Limits) -> StoreResult<()> {
+    let seq = ctx.cred_seq()?;
+    ctx.execute(
+        "UPDATE org_keys SET name = ?2, description = ?3, allowed_cidrs = ?4, rate_limit_requests = ?5,
+             rate_limit_seconds = ?6, seq = ?7 WHERE id = ?1",
+        params![
+            id,
+            name,
+            limits.description,
+            cidrs_text(&limits.allowed_cidrs),
+            limits.rate_limit.map(|r| r.requests),
+            limits.rate_limit.map(|r| r.per_seconds),
+            seq
+        ],
+    )?;
+    Ok(())
+}
+
+/// Disables a key (kept, and refused like a revoked one; the sessions it
+/// opened end) or enables it again.
+pub fn set_disabled(ctx: &mut WriteCtx, id: KeyId, disabled: bool) -> StoreResult<()> {
+    let seq = ctx.cred_seq()?;
+    let at = disabled.then_some(ctx.now);
+    ctx.execute(
+        "UPDATE org_keys SET disabled_at = ?2, seq = ?3 WHERE id = ?1",
+        params![id, at, seq],
+    )?;
+    if disabled {
+        ctx.execute(
+            "UPDATE sessions SET revoked_at = ?2, seq = ?3 WHERE key_id = ?1 AND revoked_at IS NULL",
+            params![id, ctx.now, seq],
+        )?;
+    }
+    Ok(())
 }
 
 /// Live keys (not revoked, not expired at `now`), newest first.
@@ -117,7 +198,8 @@ pub fn find_live(conn: &Connection, id: KeyId, now: i64) -> StoreResult<Option<K
 pub fn is_live(conn: &Connection, id: KeyId, now: i64) -> StoreResult<bool> {
     Ok(conn
         .prepare_cached(
-            "SELECT 1 FROM org_keys WHERE id = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+            "SELECT 1 FROM org_keys WHERE id = ?1 AND revoked_at IS NULL AND disabled_at IS NULL
+               AND (expires_at IS NULL OR expires_at > ?2)",
         )?
         .exists(params![id, now])?)
 }
@@ -195,6 +277,15 @@ pub fn touch(ctx: &WriteCtx, id: KeyId, at: i64) -> StoreResult<()> {
     Ok(())
 }
 
+/// Where a key was last used from (the newest of a batch of uses).
+pub fn touch_from(ctx: &WriteCtx, id: &str, ip: Option<&str>, user_agent: Option<&str>) -> StoreResult<()> {
+    ctx.execute(
+        "UPDATE org_keys SET last_used_ip = ?2, last_used_user_agent = ?3 WHERE id = ?1",
+        params![id, ip, user_agent],
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +300,7 @@ mod tests {
             workspaces: vec![],
             expires_at,
             created_by: "cli".into(),
+            limits: Limits::default(),
         }
     }
 

@@ -16,6 +16,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_agents.sql"),
     // 3 -> 4: the keyed audit chain, and indexes for retention.
     include_str!("migrations/0004_keyed_audit.sql"),
+    // 4 -> 5: key policy, limits and activity.
+    include_str!("migrations/0005_key_policy.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
@@ -86,10 +88,11 @@ mod tests {
     fn version_1() -> String {
         let v3: String = SCHEMA
             .lines()
-            .filter(|l| !l.ends_with("-- v4"))
+            .filter(|l| !l.ends_with("-- v4") && !l.ends_with("-- v5"))
             .map(|l| format!("{l}\n"))
             .collect();
-        let v3 = v3.replace("hash      BLOB NOT NULL,\n);", "hash      BLOB NOT NULL\n);");
+        // A column list whose last columns were left out ends in a comma.
+        let v3 = v3.replace(",\n);", "\n);");
         let before_v2 = v3.split("-- Browser sign-in (version 2)").next().unwrap();
         let (head, rest) = before_v2
             .split_once("    deleted_at        INTEGER,\n    -- Version 3:")

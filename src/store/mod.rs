@@ -17,6 +17,7 @@ pub mod channels;
 pub mod creds;
 pub mod keys;
 pub mod migrate;
+pub mod policy;
 pub mod retention;
 pub mod secrets;
 pub mod sessions;

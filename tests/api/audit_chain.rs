@@ -163,7 +163,15 @@ fn a_database_from_before_the_keyed_chain_is_sealed_once_on_first_start() {
     }
     conn.execute_batch(
         "DROP INDEX login_links_ended; DROP INDEX workspaces_deleted;
-         ALTER TABLE audit_log DROP COLUMN key_id; PRAGMA user_version = 3;",
+         ALTER TABLE audit_log DROP COLUMN key_id;
+         DROP TABLE org_policy; DROP TABLE expiry_notices; DROP TABLE cred_activity;
+         ALTER TABLE org_keys DROP COLUMN description; ALTER TABLE org_keys DROP COLUMN disabled_at;
+         ALTER TABLE org_keys DROP COLUMN allowed_cidrs; ALTER TABLE org_keys DROP COLUMN rate_limit_requests;
+         ALTER TABLE org_keys DROP COLUMN rate_limit_seconds; ALTER TABLE org_keys DROP COLUMN last_used_ip;
+         ALTER TABLE org_keys DROP COLUMN last_used_user_agent;
+         ALTER TABLE workspace_tokens DROP COLUMN last_used_ip;
+         ALTER TABLE workspace_tokens DROP COLUMN last_used_user_agent;
+         PRAGMA user_version = 3;",
     )
     .unwrap();
     rechain_plain(&conn, 1);

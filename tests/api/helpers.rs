@@ -136,6 +136,7 @@ impl TestApp {
             workspaces: workspaces.iter().map(|s| s.parse().expect("a workspace id")).collect(),
             expires_at,
             created_by: "cli".into(),
+            limits: Default::default(),
         };
         let minted = generate(TokenKind::Org).expect("RNG");
         self.state
@@ -212,6 +213,14 @@ impl TestApp {
             .header("Authorization", format!("Bearer {token}"))
             .content_type(content_type);
         read_response(req.send(body).expect("POST"))
+    }
+
+    pub fn put(&self, path: &str, token: &str, body: Value) -> Resp {
+        let req = self
+            .agent
+            .put(self.url(path))
+            .header("Authorization", format!("Bearer {token}"));
+        read_response(req.send_json(&body).expect("PUT"))
     }
 
     pub fn patch(&self, path: &str, token: &str, body: Value) -> Resp {

@@ -5,8 +5,9 @@ use serde_json::json;
 
 use crate::http::error::ApiResult;
 use crate::http::extract::OptionalJson;
-use crate::http::gate::{Admin, AnyKey, Gated};
-use crate::service::keys::{self, MintKeyRequest, RotateRequest};
+use crate::http::gate::{Admin, AdminWide, AnyKey, Gated, ReaderWide};
+use crate::service::keys::{self, MintKeyRequest, PatchKey, RotateRequest};
+use crate::service::policy::{self, PutPolicy};
 use crate::service::{App, Principal};
 
 pub async fn whoami(who: Principal) -> HttpResponse {
@@ -41,4 +42,25 @@ pub async fn rotate(
     body: OptionalJson<RotateRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(keys::rotate(&app, who, &id, body.0).await?))
+}
+
+pub async fn patch(
+    app: web::Data<App>,
+    Gated(who, _): Gated<Admin>,
+    id: web::Path<String>,
+    body: web::Json<PatchKey>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(keys::patch(&app, who, &id, body.into_inner()).await?))
+}
+
+pub async fn get_policy(app: web::Data<App>, Gated(who, _): Gated<ReaderWide>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(policy::get(&app, who).await?))
+}
+
+pub async fn put_policy(
+    app: web::Data<App>,
+    Gated(who, _): Gated<AdminWide>,
+    body: web::Json<PutPolicy>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(policy::put(&app, who, body.into_inner()).await?))
 }

@@ -181,6 +181,8 @@ fn request_schemas(out: &mut Schemas) {
     add::<channels::PatchChannel>(out);
     add::<keys::MintKeyRequest>(out);
     add::<keys::RotateRequest>(out);
+    add::<keys::PatchKey>(out);
+    add::<crate::service::policy::PutPolicy>(out);
     add::<templates::RegisterJson>(out);
     add::<import::ImportJson>(out);
     add::<import::Mode>(out);

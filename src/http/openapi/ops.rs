@@ -26,6 +26,16 @@ pub const OPS: &[Op] = &[
     )
     .body(Json("MintKeyRequest")),
     op("delete", "/org/tokens/{id}", "Revoke an org API key", Key, 200),
+    op(
+        "patch",
+        "/org/tokens/{id}",
+        "Rename, describe, restrict, disable or enable an org API key",
+        Key,
+        200,
+    )
+    .body(Json("PatchKey")),
+    op("get", "/org/policy", "The org's key policy", Key, 200),
+    op("put", "/org/policy", "Set the org's key policy", Key, 200).body(Json("PutPolicy")),
     op("post", "/org/tokens/{id}/rotate", "Rotate an org API key", Key, 201).body(OptionalJson("RotateRequest")),
     op("get", "/org/audit", "The audit trail, newest first", Key, 200)
         .query(&[("limit", "integer"), ("before", "integer")]),
