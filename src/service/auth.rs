@@ -26,6 +26,9 @@ pub struct AuthFailures {
     pending: Mutex<HashMap<String, [u64; Failure::ALL.len()]>>,
 }
 
+/// An address's failures since the last summary: (address, count, by reason).
+pub type Pending = (String, u64, Vec<(Failure, u64)>);
+
 /// How many addresses one summary names before lumping the rest together.
 const MAX_ADDRESSES_PER_SUMMARY: usize = 50;
 
@@ -52,7 +55,7 @@ impl AuthFailures {
     }
 
     /// Per address: how many failed, and why.
-    pub fn take_pending(&self) -> Vec<(String, u64, Vec<(Failure, u64)>)> {
+    pub fn take_pending(&self) -> Vec<Pending> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<_> = pending
             .drain()
