@@ -65,6 +65,11 @@ impl Drop for OnBox {
     }
 }
 
+/// The database on the box, for other commands' modules.
+pub(super) fn open_box(dir: &DataDir) -> anyhow::Result<impl std::ops::Deref<Target = Db>> {
+    open_db(dir)
+}
+
 fn open_db(dir: &DataDir) -> anyhow::Result<OnBox> {
     let db = audit_key::open_db(
         &dir.data_dir,
@@ -140,7 +145,7 @@ pub fn mint_key(args: MintKeyArgs) -> anyhow::Result<ExitCode> {
 
 /// Waits until a running server has applied this process's credential
 /// changes (handshake.rs).
-fn confirm_with_server(db: &Db, dir: &std::path::Path) -> anyhow::Result<()> {
+pub(super) fn confirm_with_server(db: &Db, dir: &std::path::Path) -> anyhow::Result<()> {
     let seq = db.committed_cred_seq().map_err(store_err)?;
     crate::ops::handshake::wait_for_server(dir, seq)
 }

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 mod args;
 pub mod commands;
 pub mod mcp;
+pub mod scan;
 pub mod serve;
 
 #[derive(Parser, Debug)]
@@ -56,9 +57,25 @@ pub enum Command {
     /// Org templates on the box.
     #[command(subcommand)]
     OrgTemplate(OrgTemplateCommand),
+    /// Find tokens in files (by shape and checksum, offline; only display
+    /// prefixes are printed). Exit status 1 when any are found. With
+    /// --revoke, revoke the live ones on the box.
+    Scan(ScanArgs),
     /// Serve MCP over stdio for a desktop agent: relays each message to the
     /// server's POST /mcp with the org key in MOLECULE_ORG_TOKEN.
     Mcp(McpArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Files or directories to scan (directories recursively; .git is skipped).
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Revoke every live org key and workspace token found (on this box's database).
+    #[arg(long, env = "MOLECULE_SCAN_REVOKE")]
+    pub revoke: bool,
+    #[command(flatten)]
+    pub data_dir: DataDir,
 }
 
 #[derive(Args, Debug)]

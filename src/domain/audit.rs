@@ -60,6 +60,7 @@ actions! {
     OrgKeyDisable => "org_key.disable",
     OrgKeyEnable => "org_key.enable",
     OrgKeyLeaked => "org_key.leaked",
+    LeakReport => "leak.report",
     WorkspaceTokenLeaked => "workspace_token.leaked",
     OrgPolicySet => "org_policy.set",
     KeyExpiryNotice => "org_key.expiry_notice",

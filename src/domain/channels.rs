@@ -50,7 +50,7 @@ const fn field(
 
 const MAX_VALUE_CHARS: usize = 2048;
 
-static ADAPTERS: [Adapter; 4] = [
+static ADAPTERS: [Adapter; 5] = [
     Adapter {
         kind: "discord",
         display_name: "Discord",
@@ -108,6 +108,18 @@ static ADAPTERS: [Adapter; 4] = [
             field("webhook_secret", "Webhook secret token", true, false, ""),
         ],
         rules: telegram_rules,
+    },
+    Adapter {
+        kind: "webhook",
+        display_name: "Webhook (JSON POST)",
+        config_schema: &[field(
+            "url",
+            "URL (https, or http on this machine)",
+            true,
+            true,
+            "https://hooks.example.com/…",
+        )],
+        rules: webhook_rules,
     },
 ];
 
@@ -247,6 +259,24 @@ fn telegram_rules(c: &Config) -> Result<(), String> {
         return Err("config.chat_id must be comma-separated numeric chat ids (or @channel names)".into());
     }
     Ok(())
+}
+
+/// Any https URL, or http to this machine (a local relay): a plain-http
+/// URL elsewhere would carry messages, and its secret path, in clear.
+fn webhook_rules(c: &Config) -> Result<(), String> {
+    let url = present(c, "url").unwrap_or("");
+    let local = [
+        "http://127.0.0.1:",
+        "http://localhost:",
+        "http://[::1]:",
+        "http://127.0.0.1/",
+        "http://localhost/",
+    ];
+    if url.starts_with("https://") && url.len() > 8 || local.iter().any(|p| url.starts_with(p)) {
+        Ok(())
+    } else {
+        Err("config.url must start with https:// (or http://127.0.0.1, http://localhost, http://[::1])".into())
+    }
 }
 
 /// The associated data that binds a channel's sealed credentials to the

@@ -10,6 +10,7 @@ pub mod authz;
 pub mod bundle;
 pub mod catalog;
 pub mod channels;
+pub mod delivery;
 pub mod error;
 pub mod ids;
 pub mod key_policy;

@@ -101,6 +101,34 @@ pub fn display_prefix(kind: TokenKind, token: &str) -> String {
     token[..kind.tag().len() + PREFIX_SECRET_CHARS].to_string()
 }
 
+/// Every well-formed token in `text` (tag, length and checksum right, not
+/// part of a longer word), with its byte offset: what a secret scanner
+/// finds, offline.
+pub fn find_in(text: &str) -> Vec<(usize, &str, TokenKind)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("mol_").map(|i| from + i) {
+        from = at + 4;
+        if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_') {
+            continue;
+        }
+        let Some(kind) = KINDS.into_iter().find(|k| text[at..].starts_with(k.tag())) else {
+            continue;
+        };
+        let end = at + kind.tag().len() + SECRET_LEN + CHECK_LEN;
+        if end > bytes.len() || bytes.get(end).is_some_and(|b| b.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let candidate = &text[at..end];
+        if parse(candidate) == Some(kind) {
+            out.push((at, candidate, kind));
+            from = end;
+        }
+    }
+    out
+}
+
 /// The CRC-32 of `data` as 6 base62 digits (on the stack: parse runs on
 /// every request).
 fn checksum(data: &[u8]) -> [u8; CHECK_LEN] {
@@ -116,6 +144,23 @@ fn checksum(data: &[u8]) -> [u8; CHECK_LEN] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scanner_finds_real_tokens_and_nothing_else() {
+        let (a, b) = (
+            generate(TokenKind::Org).unwrap(),
+            generate(TokenKind::Workspace).unwrap(),
+        );
+        let mut broken = a.plaintext.clone();
+        broken.pop();
+        broken.push(if a.plaintext.ends_with('0') { '1' } else { '0' });
+        let text = format!(
+            "export KEY={}\n\"token\": \"{}\", bad {broken} x{} {}Z",
+            a.plaintext, b.plaintext, a.plaintext, b.plaintext
+        );
+        let found: Vec<&str> = find_in(&text).into_iter().map(|(_, t, _)| t).collect();
+        assert_eq!(found, [a.plaintext.as_str(), b.plaintext.as_str()]);
+    }
 
     #[test]
     fn generated_tokens_parse_back_to_their_kind() {

@@ -44,7 +44,7 @@ impl MethodLabel {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             MethodLabel::Get => "GET",
             MethodLabel::Post => "POST",

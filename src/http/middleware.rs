@@ -14,6 +14,8 @@ use super::error::ApiError;
 use super::extract::Caller;
 use super::metrics::{route_label, MethodLabel, RequestMetrics};
 use crate::domain::{Code, Error};
+use crate::service::activity::Use;
+use crate::service::App;
 
 /// Numbers requests, for the span that follows each through the blocking
 /// pool and the writer.
@@ -24,6 +26,7 @@ pub struct Observed {
     method: Method,
     started: Instant,
     metrics: Option<web::Data<RequestMetrics>>,
+    app: Option<web::Data<App>>,
     pub span: tracing::Span,
 }
 
@@ -34,6 +37,7 @@ impl Observed {
             method: req.method().clone(),
             started: Instant::now(),
             metrics: req.app_data::<web::Data<RequestMetrics>>().cloned(),
+            app: req.app_data::<web::Data<App>>().cloned(),
             span: tracing::debug_span!(
                 "request",
                 id,
@@ -48,10 +52,31 @@ impl Observed {
     /// failures (every request at debug level).
     pub fn finish<B>(self, res: &ServiceResponse<B>) {
         let status = res.status().as_u16();
-        let seconds = self.started.elapsed().as_secs_f64();
+        let elapsed = self.started.elapsed();
+        let seconds = elapsed.as_secs_f64();
+        let (method, route) = (
+            MethodLabel::of(&self.method),
+            route_label(res.request().match_pattern()),
+        );
         if let Some(m) = &self.metrics {
-            let route = route_label(res.request().match_pattern());
-            m.observe(MethodLabel::of(&self.method), route, status, seconds);
+            m.observe(method, route, status, seconds);
+        }
+        // The key's or token's activity log (off the request path: a push).
+        if let (Some(app), Some(caller)) = (&self.app, res.request().extensions().get::<Caller>()) {
+            let user_agent = res
+                .request()
+                .headers()
+                .get(actix_web::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok());
+            let used = Use {
+                at: app.now(),
+                method: method.as_str(),
+                route,
+                status,
+                duration_us: u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX),
+                client: caller.client,
+            };
+            app.activity.note(&caller.cred, used, user_agent);
         }
         if status >= 500 || tracing::enabled!(tracing::Level::DEBUG) {
             let req = res.request();

@@ -28,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // Org keys and the audit trail.
         .service(web::resource("/org/whoami").get(keys::whoami))
         .service(web::resource("/org/tokens").get(keys::list).post(keys::mint))
+        // Before `{id}`: anyone may report a leaked token.
+        .service(web::resource("/org/tokens/leaked").post(keys::leaked))
         .service(
             web::resource("/org/tokens/{id}")
                 .delete(keys::revoke)
@@ -35,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/org/policy").get(keys::get_policy).put(keys::put_policy))
         .service(web::resource("/org/tokens/{id}/rotate").post(keys::rotate))
+        .service(web::resource("/org/tokens/{id}/activity").get(keys::activity))
         .service(web::resource("/org/audit").get(audit::list))
         .service(web::resource("/org/audit/verify").get(audit::verify))
         // Browser sign-in and sessions.
@@ -76,6 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .post(ws_tokens::mint),
         )
         .service(web::resource("/workspaces/{id}/tokens/{token_id}").delete(ws_tokens::revoke))
+        .service(web::resource("/workspaces/{id}/tokens/{token_id}/activity").get(ws_tokens::activity))
         // Secrets.
         .service(
             web::resource("/workspaces/{id}/secrets")

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 
-use super::{retention, App};
+use super::{expiry, retention, App};
 use crate::creds::{Follower, Usage};
 use crate::domain::audit::{Action, Actor};
 use crate::ops::{anchor, audit_key, handshake};
@@ -109,11 +109,19 @@ impl Flusher {
             let mut last_summary = Instant::now();
             let mut witness = Witness::default();
             let (mut last_sweep, mut sweeping): (Option<Instant>, bool) = (None, false);
+            let mut last_notice: Option<Instant> = None;
             while !stop.load(Ordering::Relaxed) {
                 std::thread::park_timeout(st.settings.flush_interval);
                 flush_usage(&st);
                 flush_beats(&st);
+                super::activity::flush(&st);
                 witness.keep(&st);
+                if last_notice.is_none_or(|t| t.elapsed() >= expiry::EVERY) {
+                    if let Err(e) = expiry::notify(&st) {
+                        tracing::warn!(error = %e.message, "key expiry warnings failed; retrying in a minute");
+                    }
+                    last_notice = Some(Instant::now());
+                }
                 if sweeping || last_sweep.is_none_or(|t| t.elapsed() >= retention::EVERY) {
                     if !sweeping {
                         last_sweep = Some(Instant::now());
@@ -146,6 +154,7 @@ impl Flusher {
         if self.worker.halt() {
             flush_usage(&self.app);
             flush_beats(&self.app);
+            super::activity::flush(&self.app);
             summarise_failures(&self.app);
             Witness::default().keep(&self.app);
         }

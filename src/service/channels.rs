@@ -82,7 +82,7 @@ fn seal(ring: &Keyring, id: ChannelId, workspace: WorkspaceId, sensitive: &Confi
 }
 
 /// The sensitive half of a channel's config, opened.
-fn open(ring: &Keyring, row: &ChannelRow) -> Result<Config> {
+pub(crate) fn open(ring: &Keyring, row: &ChannelRow) -> Result<Config> {
     let plain = ring
         .open(&row.sealed, &aad(&row.id.to_string(), &row.workspace_id.to_string()))
         .map_err(|e| Error::internal(format!("channel {}: {e}", row.id)))?;

@@ -3,6 +3,7 @@
 //! storage and appends the audit entry, in one transaction. The HTTP
 //! handlers and the CLI call these; nothing else does.
 
+pub mod activity;
 pub mod agents;
 pub mod approvals;
 pub mod audit;
@@ -12,6 +13,7 @@ pub mod beats;
 pub mod bundles;
 pub mod catalog;
 pub mod channels;
+pub mod expiry;
 pub mod import;
 pub mod keys;
 pub mod list_cache;
@@ -53,7 +55,11 @@ pub struct App {
     pub clock: Clock,
     pub settings: Settings,
     pub failures: auth::AuthFailures,
+    /// Requests made with keys and tokens, until the flusher writes them.
+    pub activity: activity::Activity,
     pub limiter: throttle::FailureLimiter,
+    /// Leak reports per address and minute (anyone may send one).
+    pub leak_reports: throttle::FailureLimiter,
     /// False while the watcher cannot follow changes made on the box
     /// (`GET /health` then answers 503).
     pub following: AtomicBool,
@@ -120,7 +126,9 @@ impl App {
             keyring,
             clock,
             failures: auth::AuthFailures::default(),
+            activity: Default::default(),
             limiter: throttle::FailureLimiter::new(settings.failures_per_address, settings.failures_per_token),
+            leak_reports: throttle::FailureLimiter::new(10, u32::MAX),
             following: AtomicBool::new(true),
             writer,
             lists: Default::default(),

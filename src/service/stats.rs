@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::{App, Principal};
 use crate::domain::authz::Failure;
 use crate::domain::ids::WorkspaceId;
+use crate::domain::key_policy::WARN_DAYS;
 use crate::domain::role::Role;
 use crate::domain::workspace::Status;
 use crate::domain::Result;
@@ -23,6 +24,10 @@ pub struct Gauges {
     pub audit_head: Option<(i64, [u8; 32])>,
     /// The database file's size, in bytes.
     pub database_bytes: i64,
+    /// Org keys expiring within each warning window: (days, count).
+    pub expiring: Vec<(i64, i64)>,
+    /// Requests dropped from keys' activity logs (a flood past the buffer).
+    pub activity_dropped: u64,
 }
 
 pub async fn gauges(app: &App, who: Principal) -> Result<Gauges> {
@@ -30,7 +35,7 @@ pub async fn gauges(app: &App, who: Principal) -> Result<Gauges> {
     let now = app.now();
     let t = app.settings.thresholds();
     let beats = app.beats.clone();
-    let (workspaces, idle, pending, audit_head, database_bytes) = app
+    let (workspaces, idle, pending, audit_head, database_bytes, expiring) = app
         .read(move |conn| {
             let held = beats.held();
             let mut by_status: BTreeMap<&'static str, u64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
@@ -52,6 +57,10 @@ pub async fn gauges(app: &App, who: Principal) -> Result<Gauges> {
                 stats::pending_approvals(conn, now)?,
                 audit::head(conn)?,
                 stats::database_bytes(conn)?,
+                WARN_DAYS
+                    .iter()
+                    .map(|d| Ok((*d, stats::keys_expiring(conn, now, d * 24 * 3600 * 1000)?)))
+                    .collect::<Result<Vec<_>>>()?,
             ))
         })
         .await?;
@@ -63,5 +72,7 @@ pub async fn gauges(app: &App, who: Principal) -> Result<Gauges> {
         failures: Failure::ALL.iter().map(|f| (*f, app.failures.total(*f))).collect(),
         audit_head,
         database_bytes,
+        expiring,
+        activity_dropped: app.activity.dropped(),
     })
 }

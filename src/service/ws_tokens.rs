@@ -34,6 +34,8 @@ pub struct TokenView {
     pub created_at: Time,
     pub expires_at: Option<Time>,
     pub last_used_at: Option<Time>,
+    pub last_used_ip: Option<String>,
+    pub last_used_user_agent: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -96,6 +98,8 @@ pub async fn list(app: &App, who: Principal, raw: &str) -> Result<TokenList> {
             created_by: t.created_by,
             created_at: Time(t.created_at),
             expires_at: t.expires_at.map(Time),
+            last_used_ip: t.last_used_ip,
+            last_used_user_agent: t.last_used_user_agent,
         })
         .collect();
     Ok(TokenList {

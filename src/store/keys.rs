@@ -193,6 +193,13 @@ pub fn find_live(conn: &Connection, id: KeyId, now: i64) -> StoreResult<Option<K
         .optional()?)
 }
 
+/// A key in any state (revoked and expired ones too: their activity stays
+/// readable).
+pub fn find_any(conn: &Connection, id: KeyId) -> StoreResult<Option<KeyRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM org_keys k WHERE k.id = ?1");
+    Ok(conn.prepare_cached(&sql)?.query_row(params![id], key_row).optional()?)
+}
+
 /// Whether an org key is live right now, read inside the caller's
 /// transaction (the cheap check every authenticated write makes).
 pub fn is_live(conn: &Connection, id: KeyId, now: i64) -> StoreResult<bool> {

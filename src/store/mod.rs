@@ -10,6 +10,7 @@
 //! and synchronous; the service layer calls them on the blocking pool or
 //! the writer thread, never on an async worker.
 
+pub mod activity;
 pub mod approvals;
 pub mod audit;
 pub mod catalog;

@@ -18,11 +18,19 @@ pub struct Purged {
     pub sessions: usize,
     pub login_links: usize,
     pub workspaces: usize,
+    /// Requests in keys' activity logs older than 30 days.
+    pub requests: usize,
 }
 
 impl Purged {
     pub fn total(&self) -> usize {
-        self.approvals + self.workspace_tokens + self.org_keys + self.sessions + self.login_links + self.workspaces
+        self.approvals
+            + self.workspace_tokens
+            + self.org_keys
+            + self.sessions
+            + self.login_links
+            + self.workspaces
+            + self.requests
     }
 
     pub fn add(&mut self, o: Purged) {
@@ -32,6 +40,7 @@ impl Purged {
         self.sessions += o.sessions;
         self.login_links += o.login_links;
         self.workspaces += o.workspaces;
+        self.requests += o.requests;
     }
 }
 
@@ -98,5 +107,6 @@ pub fn purge_batch(ctx: &WriteCtx, cutoff: i64, limit: i64) -> StoreResult<Purge
         sessions,
         login_links,
         workspaces: gone.len(),
+        requests: super::activity::prune(ctx, limit)?,
     })
 }

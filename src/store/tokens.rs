@@ -18,6 +18,8 @@ pub struct TokenRow {
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub token_hash: [u8; 32],
+    pub last_used_ip: Option<String>,
+    pub last_used_user_agent: Option<String>,
 }
 
 fn token_row(r: &Row) -> rusqlite::Result<TokenRow> {
@@ -30,6 +32,8 @@ fn token_row(r: &Row) -> rusqlite::Result<TokenRow> {
         expires_at: r.get(5)?,
         last_used_at: r.get(6)?,
         token_hash: r.get(7)?,
+        last_used_ip: r.get(8)?,
+        last_used_user_agent: r.get(9)?,
     })
 }
 
@@ -61,6 +65,8 @@ pub fn insert(
         expires_at,
         last_used_at: None,
         token_hash: minted.hash,
+        last_used_ip: None,
+        last_used_user_agent: None,
     };
     ctx.execute(
         "INSERT INTO workspace_tokens (id, workspace_id, token_hash, prefix, created_by, created_at, expires_at, seq)
@@ -81,7 +87,8 @@ pub fn insert(
 
 pub fn list_live(conn: &Connection, workspace_id: WorkspaceId, now: i64) -> StoreResult<Vec<TokenRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, workspace_id, prefix, created_by, created_at, expires_at, last_used_at, token_hash
+        "SELECT id, workspace_id, prefix, created_by, created_at, expires_at, last_used_at, token_hash,
+                last_used_ip, last_used_user_agent
          FROM workspace_tokens WHERE workspace_id = ?1 AND revoked_at IS NULL
            AND (expires_at IS NULL OR expires_at > ?2)
          ORDER BY created_at DESC, rowid DESC",
@@ -104,6 +111,21 @@ pub fn is_live(conn: &Connection, id: TokenId, now: i64) -> StoreResult<bool> {
         .query_row(params![id, now], |_| Ok(()))
         .optional()?
         .is_some())
+}
+
+/// A live token by its hash: (id, workspace, display prefix).
+pub fn find_live_by_hash(
+    conn: &Connection,
+    hash: &[u8; 32],
+    now: i64,
+) -> StoreResult<Option<(TokenId, WorkspaceId, String)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, workspace_id, prefix FROM workspace_tokens
+             WHERE token_hash = ?1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+        )?
+        .query_row(params![hash, now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?)
 }
 
 /// Revokes one live token of one workspace. False when there is none.
@@ -129,6 +151,22 @@ pub fn revoke_subtree(ctx: &mut WriteCtx, root: WorkspaceId) -> StoreResult<usiz
         ),
         params![root, ctx.now, seq],
     )?)
+}
+
+/// Whether a token (in any state) belongs to a workspace.
+pub fn belongs(conn: &Connection, id: TokenId, workspace: WorkspaceId) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM workspace_tokens WHERE id = ?1 AND workspace_id = ?2")?
+        .exists(params![id, workspace])?)
+}
+
+/// Where a token was last used from (the newest of a batch of uses).
+pub fn touch_from(ctx: &WriteCtx, id: &str, ip: Option<&str>, user_agent: Option<&str>) -> StoreResult<()> {
+    ctx.execute(
+        "UPDATE workspace_tokens SET last_used_ip = ?2, last_used_user_agent = ?3 WHERE id = ?1",
+        params![id, ip, user_agent],
+    )?;
+    Ok(())
 }
 
 pub fn touch(ctx: &WriteCtx, id: TokenId, at: i64) -> StoreResult<()> {

@@ -21,7 +21,7 @@ fn the_adapters_and_their_schemas_are_listed() {
         .iter()
         .map(|a| a["type"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(types, vec!["discord", "lark", "slack", "telegram"]);
+    assert_eq!(types, vec!["discord", "lark", "slack", "telegram", "webhook"]);
     let tg = &r.body[3]["config_schema"];
     assert_eq!(
         tg[0],

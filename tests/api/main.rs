@@ -20,6 +20,7 @@ mod errors;
 mod examples;
 mod hardening;
 mod helpers;
+mod key_lifecycle;
 mod key_policy;
 mod keys;
 mod mcp;

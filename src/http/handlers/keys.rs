@@ -6,7 +6,8 @@ use serde_json::json;
 use crate::http::error::ApiResult;
 use crate::http::extract::OptionalJson;
 use crate::http::gate::{Admin, AdminWide, AnyKey, Gated, ReaderWide};
-use crate::service::keys::{self, MintKeyRequest, PatchKey, RotateRequest};
+use crate::service::activity;
+use crate::service::keys::{self, LeakReport, MintKeyRequest, PatchKey, RotateRequest};
 use crate::service::policy::{self, PutPolicy};
 use crate::service::{App, Principal};
 
@@ -63,4 +64,22 @@ pub async fn put_policy(
     body: web::Json<PutPolicy>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(policy::put(&app, who, body.into_inner()).await?))
+}
+
+pub async fn activity(
+    app: web::Data<App>,
+    Gated(who, _): Gated<Admin>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(activity::for_key(&app, who, &id).await?))
+}
+
+/// `POST /org/tokens/leaked`: no credential needed (see service/keys/leaked.rs).
+pub async fn leaked(
+    req: actix_web::HttpRequest,
+    app: web::Data<App>,
+    body: web::Json<LeakReport>,
+) -> ApiResult<HttpResponse> {
+    let client = crate::http::extract::client(&req).addr;
+    Ok(HttpResponse::Accepted().json(keys::report_leaked(&app, client, body.into_inner()).await?))
 }

@@ -24,6 +24,8 @@ pub async fn metrics(
         failures,
         audit_head,
         database_bytes,
+        expiring,
+        activity_dropped,
     } = stats::gauges(&app, who).await?;
     let mut s = Snapshot::default();
     let failures: Vec<(String, u64)> = failures.iter().map(|(f, n)| (f.as_str().to_owned(), *n)).collect();
@@ -86,6 +88,19 @@ pub async fn metrics(
         "The database file's size",
         None,
         &[(String::new(), database_bytes)],
+    );
+    let windows: Vec<(String, i64)> = expiring.iter().map(|(d, n)| (format!("{d}d"), *n)).collect();
+    s.gauge(
+        "molecule_keys_expiring",
+        "Live org keys expiring within the window (7d is within 30d too)",
+        Some("within"),
+        &windows,
+    );
+    s.counter(
+        "molecule_activity_dropped",
+        "Key and token requests left out of the activity log (a flood past its buffer)",
+        "log",
+        &[("activity".into(), activity_dropped)],
     );
     let mut out = String::new();
     requests

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::http::error::ApiResult;
 use crate::http::extract::OptionalJson;
-use crate::http::gate::{Gated, WsReadOrAgent, WsWrite};
+use crate::http::gate::{Gated, WsRead, WsReadOrAgent, WsWrite};
 use crate::service::ws_tokens::{self, MintTokenRequest};
 use crate::service::App;
 
@@ -34,4 +34,13 @@ pub async fn revoke(
     let (ws, token) = path.into_inner();
     let id = ws_tokens::revoke(&app, who, &ws, &token).await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "revoked", "id": id })))
+}
+
+pub async fn activity(
+    app: web::Data<App>,
+    Gated(who, _): Gated<WsRead>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, token) = path.into_inner();
+    Ok(HttpResponse::Ok().json(crate::service::activity::for_token(&app, who, &id, &token).await?))
 }

@@ -182,6 +182,7 @@ fn request_schemas(out: &mut Schemas) {
     add::<keys::MintKeyRequest>(out);
     add::<keys::RotateRequest>(out);
     add::<keys::PatchKey>(out);
+    add::<keys::LeakReport>(out);
     add::<crate::service::policy::PutPolicy>(out);
     add::<templates::RegisterJson>(out);
     add::<import::ImportJson>(out);

@@ -34,6 +34,21 @@ pub const OPS: &[Op] = &[
         200,
     )
     .body(Json("PatchKey")),
+    op(
+        "get",
+        "/org/tokens/{id}/activity",
+        "An org key's recent requests",
+        Key,
+        200,
+    ),
+    op(
+        "post",
+        "/org/tokens/leaked",
+        "Report leaked tokens: the live ones are revoked (no credential needed)",
+        Auth::None,
+        202,
+    )
+    .body(Json("LeakReport")),
     op("get", "/org/policy", "The org's key policy", Key, 200),
     op("put", "/org/policy", "Set the org's key policy", Key, 200).body(Json("PutPolicy")),
     op("post", "/org/tokens/{id}/rotate", "Rotate an org API key", Key, 201).body(OptionalJson("RotateRequest")),
@@ -148,6 +163,13 @@ pub const OPS: &[Op] = &[
         "/workspaces/{id}/tokens/{token_id}",
         "Revoke a workspace token",
         KeyOrAgent,
+        200,
+    ),
+    op(
+        "get",
+        "/workspaces/{id}/tokens/{token_id}/activity",
+        "A workspace token's recent requests",
+        Key,
         200,
     ),
     op(

@@ -2,11 +2,13 @@
 //! on-box mint, list and revoke, which take the same paths without a
 //! caller.
 
+mod leaked;
 mod manage;
 mod mint;
 
 use serde::{Deserialize, Serialize};
 
+pub use leaked::{report as report_leaked, revoke_on_box as revoke_leaked_on_box, LeakReport};
 pub use manage::{list_on_box, patch, revoke, revoke_on_box, PatchKey, Target};
 pub use mint::{mint, mint_on_box, rotate, BoxMint};
 
@@ -175,7 +177,7 @@ fn key_id(raw: &str) -> Result<KeyId> {
 
 /// Whether the caller may see and manage `key`: unbound admins see every
 /// key; bound admins see the keys bound within their own bindings.
-fn manages(who: &Principal, conn: &rusqlite::Connection, key: &KeyRow) -> Result<bool> {
+pub(crate) fn manages(who: &Principal, conn: &rusqlite::Connection, key: &KeyRow) -> Result<bool> {
     Ok(who.cred.key_id() == Some(key.id) || who.covers(conn, &key.workspaces)?)
 }
 
