@@ -328,3 +328,120 @@ test("an admin key pasted into the sign-in form opens a session; other keys are 
   assert.match(await page.textContent("#sessions-table"), /this browser/);
   await context.close();
 });
+
+test("an admin limits, edits, watches and disables a key, and sets the key policy", async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(cli("login-url", "--base-url", base));
+  await page.locator("#toolbar").waitFor(WAIT);
+  await page.goto(`${base}/ui/#/settings/keys`);
+  await page.locator("#panel-keys").waitFor(WAIT);
+
+  let token, prefix;
+  const row = () => page.locator(`#keys-table tr[data-prefix="${prefix}"]`);
+  await t.test("New Key takes a description, address ranges and a rate", async () => {
+    await page.click("#key-new");
+    await page.fill("#key-name", "nightly-job");
+    await page.fill("#key-description", "the nightly export; ask ops");
+    await page.fill("#key-cidrs", "10.0.0.0/8");
+    await page.fill("#key-rate", "100");
+    await page.selectOption("#key-rate-per", "3600");
+    await page.selectOption("#key-expiry", "7");
+    await page.click("#key-create");
+    await page.locator("#dlg-token[open]").waitFor(WAIT);
+    token = await page.inputValue("#token-value");
+    prefix = token.slice(0, 16);
+    await page.click("#token-done");
+    await row().waitFor(WAIT);
+    const text = await row().textContent();
+    assert.match(text, /the nightly export; ask ops/);
+    assert.match(text, /from 10\.0\.0\.0\/8; 100\/hour/);
+    assert.match(text, /within 7 days/);
+    assert.match(await page.textContent("#keys-banner"), /1 key expires within 7 days/);
+    const res = await http("GET", "/org/whoami", token);
+    assert.equal(res.status, 401, "this machine is outside the key's ranges");
+    await shot(page, "org-api-keys-limits");
+  });
+
+  await t.test("Edit changes its ranges at once", async () => {
+    await row().getByRole("button", { name: "Edit" }).click();
+    assert.equal(await page.inputValue("#edit-cidrs"), "10.0.0.0/8");
+    await page.fill("#edit-cidrs", "127.0.0.1/32");
+    await page.fill("#edit-name", "nightly-export");
+    await page.click("#edit-save");
+    await page.locator("#dlg-edit").waitFor({ state: "hidden", ...WAIT });
+    await page.locator(`#keys-table tr[data-prefix="${prefix}"]`, { hasText: "nightly-export" }).waitFor(WAIT);
+    const res = await fetch(`${base}/org/whoami`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-ratelimit-limit"), "100");
+  });
+
+  await t.test("Activity lists its requests, and where it was last used from", async () => {
+    await http("GET", "/workspaces", token);
+    // The log is written in batches, a second apart.
+    const id = (await http("GET", "/org/tokens", admin)).body.tokens.find((k) => k.prefix === prefix).id;
+    for (let i = 0; i < 100; i++) {
+      const got = await http("GET", `/org/tokens/${id}/activity`, admin);
+      if (got.body.requests.some((r) => r.route === "/workspaces")) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await page.reload();
+    await row().waitFor(WAIT);
+    await row().getByRole("button", { name: "Activity" }).click();
+    await page.locator("#dlg-activity[open]").waitFor(WAIT);
+    const rows = await page.locator("#activity-table tbody tr").allTextContents();
+    assert.ok(rows.some((r) => /GET \/workspaces.*200/.test(r)), rows.join("\n"));
+    assert.ok(rows.some((r) => /GET \/org\/whoami.*401/.test(r)), "the refused request is listed too");
+    assert.match(await page.textContent("#activity-summary"), /refused or failed/);
+    await shot(page, "key-activity");
+    await page.click("#activity-close");
+    assert.match(await row().textContent(), /127\.0\.0\.1/);
+  });
+
+  await t.test("Disable refuses it until Enable", async () => {
+    await row().getByRole("button", { name: "Disable" }).click();
+    await page.click("#confirm-ok");
+    await row().getByRole("button", { name: "Enable" }).waitFor(WAIT);
+    assert.match(await row().textContent(), /disabled/);
+    assert.equal((await http("GET", "/org/whoami", token)).status, 401);
+    await row().getByRole("button", { name: "Enable" }).click();
+    await row().getByRole("button", { name: "Disable" }).waitFor(WAIT);
+    assert.equal((await http("GET", "/org/whoami", token)).status, 200);
+  });
+
+  await t.test("the key policy refuses a key that never expires, and flags the old ones", async () => {
+    const ws = await http("POST", "/workspaces", admin, { name: "ops-alerts" });
+    const ch = await http("POST", `/workspaces/${ws.body.id}/channels`, admin, {
+      channel_type: "webhook",
+      config: { url: "https://hooks.example.com/molecule" },
+    });
+    assert.equal(ch.status, 201);
+    await page.click("#tab-policy");
+    await page.locator("#panel-policy").waitFor(WAIT);
+    await page.fill("#policy-max-days", "90");
+    await page.check("#policy-require");
+    await page.selectOption("#policy-channel", ch.body.id);
+    await page.click("#policy-save");
+    await page.locator("#policy-saved", { hasText: "Saved" }).waitFor(WAIT);
+    assert.match(await page.textContent("#policy-status"), /live keys? breaks? this policy/);
+    await shot(page, "key-policy");
+    const policy = await http("GET", "/org/policy", admin);
+    assert.deepEqual(
+      [policy.body.max_key_lifetime_seconds, policy.body.require_expiry, policy.body.expiry_channel_id],
+      [90 * 86400, true, ch.body.id],
+    );
+    await page.click("#tab-keys");
+    await page.locator("#keys-banner", { hasText: "break" }).waitFor(WAIT);
+    await page.click("#key-new");
+    await page.fill("#key-name", "forever");
+    await page.selectOption("#key-expiry", "never");
+    await page.click("#key-create");
+    await page.locator("#key-error").waitFor(WAIT);
+    assert.match(await page.textContent("#key-error"), /policy_violation/);
+    await page.keyboard.press("Escape");
+    // Back as it was, for whoever runs after.
+    await http("PUT", "/org/policy", admin, { require_expiry: false });
+  });
+
+  await context.close();
+});

@@ -19,7 +19,11 @@ fn main() -> ExitCode {
         Command::EndSessions(a) => commands::end_sessions(a),
         Command::OrgTemplate(c) => commands::org_template(c),
         Command::Mcp(a) => mcp::run(a),
-        Command::Scan(a) => scan::run(a),
+        // 1 means "found" there, as with secret scanners: an error is 2.
+        Command::Scan(a) => scan::run(a).or_else(|e| {
+            eprintln!("error: {e:#}");
+            Ok(ExitCode::from(2))
+        }),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -268,13 +268,14 @@ async function route() {
   try {
     if (page === "settings") {
       showPage("settings");
-      const t = tab === "sessions" ? "sessions" : "keys";
-      for (const name of ["keys", "sessions"]) {
+      const tabs = { keys: loadKeys, policy: loadPolicy, sessions: loadSessions };
+      const t = tab in tabs ? tab : "keys";
+      for (const name of Object.keys(tabs)) {
         $(`panel-${name}`).hidden = name !== t;
         $(`tab-${name}`).setAttribute("aria-selected", String(name === t));
       }
       document.title = "Settings · Molecule";
-      await (t === "keys" ? loadKeys() : loadSessions());
+      await tabs[t]();
     } else if (page === "approvals") {
       showPage("approvals");
       document.title = "Approvals · Molecule";
@@ -300,114 +301,7 @@ function fill(tableId, rows, emptyId) {
   if (emptyId) $(emptyId).hidden = rows.length > 0;
 }
 
-// -- Org API Keys
-
-async function loadKeys() {
-  const [keys, workspaces] = await Promise.all([api("GET", "/org/tokens"), allWorkspaces()]);
-  const names = new Map(workspaces.map((w) => [w.id, w.name]));
-  const rows = keys.tokens.map((k) =>
-    el(
-      "tr",
-      { "data-prefix": k.prefix },
-      el("td", {}, k.name),
-      el("td", {}, el("code", {}, k.prefix)),
-      el("td", {}, k.role),
-      el("td", {}, k.workspaces.length ? k.workspaces.map((id) => names.get(id) || id.slice(0, 8)).join(", ") : "all"),
-      el("td", {}, k.created_by),
-      el("td", {}, when(k.created_at)),
-      el("td", {}, when(k.last_used_at)),
-      el("td", {}, k.expires_at ? when(k.expires_at) : "never"),
-      el(
-        "td",
-        { class: "row-actions" },
-        el("button", { type: "button", class: "secondary", on: { click: guarded(() => rotateKey(k)) } }, "Rotate"),
-        el("button", { type: "button", class: "danger", on: { click: guarded(() => revokeKey(k)) } }, "Revoke"),
-      ),
-    ),
-  );
-  fill("keys-table", rows, "keys-empty");
-}
-
-async function openNewKey() {
-  formError("key-error", null);
-  $("key-form").reset();
-  $("key-expiry-date").hidden = true;
-  const workspaces = await allWorkspaces();
-  $("key-workspaces").replaceChildren(...workspaces.map((w) => el("option", { value: w.id }, w.name)));
-  const tomorrow = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
-  $("key-expiry-date").min = tomorrow;
-  $("dlg-key").showModal();
-  $("key-name").focus();
-}
-
-async function createKey(ev) {
-  ev.preventDefault();
-  formError("key-error", null);
-  const body = {
-    name: $("key-name").value.trim(),
-    role: $("key-role").value,
-    workspaces: [...$("key-workspaces").selectedOptions].map((o) => o.value),
-  };
-  const expiry = $("key-expiry").value;
-  if (expiry === "custom") {
-    const date = $("key-expiry-date").value;
-    if (!date) return formError("key-error", new Error("pick the expiry date"));
-    body.expires_at = new Date(`${date}T23:59:59`).toISOString();
-  } else if (expiry !== "never") {
-    body.expires_in = Number(expiry) * 86400;
-  }
-  $("key-create").disabled = true;
-  try {
-    const key = await api("POST", "/org/tokens", body);
-    $("dlg-key").close();
-    showToken(key.auth_token, `Key “${key.name}” (${key.prefix}, ${key.role}) is ready.`, "MOLECULE_ORG_TOKEN");
-    await loadKeys();
-  } catch (e) {
-    formError("key-error", e);
-  } finally {
-    $("key-create").disabled = false;
-  }
-}
-
-async function revokeKey(k) {
-  const ok = await confirmDialog(
-    "Revoke key?",
-    `Revoke “${k.name}” (${k.prefix})? Every request with it fails from now on. This cannot be undone.`,
-    "Revoke key",
-  );
-  if (!ok) return;
-  await api("DELETE", `/org/tokens/${encodeURIComponent(k.id)}`);
-  await loadKeys();
-}
-
-let rotating = null;
-
-function rotateKey(k) {
-  rotating = k;
-  formError("rotate-error", null);
-  $("rotate-text").textContent = `A new token replaces “${k.name}” (${k.prefix}), with the same role, bindings and expiry.`;
-  $("rotate-grace").value = "0";
-  $("dlg-rotate").showModal();
-}
-
-async function doRotate(ev) {
-  ev.preventDefault();
-  const k = rotating;
-  $("rotate-go").disabled = true;
-  try {
-    const key = await api("POST", `/org/tokens/${encodeURIComponent(k.id)}/rotate`, {
-      grace_seconds: Number($("rotate-grace").value),
-    });
-    $("dlg-rotate").close();
-    const until = key.old_key_expires_at ? ` The old token works until ${when(key.old_key_expires_at)}.` : "";
-    showToken(key.auth_token, `“${key.name}” rotated: this is its new token (${key.prefix}).${until}`, "MOLECULE_ORG_TOKEN");
-    await loadKeys();
-  } catch (e) {
-    formError("rotate-error", e);
-  } finally {
-    $("rotate-go").disabled = false;
-  }
-}
+// -- Org API Keys and the key policy: keys.js
 
 // -- Sessions
 
@@ -636,12 +530,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("signin-form").addEventListener("submit", guarded(signInWithKey));
   $("logout").addEventListener("click", guarded(logOut));
   $("alert-close").addEventListener("click", clearError);
-  $("key-new").addEventListener("click", guarded(openNewKey));
-  $("key-form").addEventListener("submit", createKey);
-  $("key-expiry").addEventListener("change", () => {
-    $("key-expiry-date").hidden = $("key-expiry").value !== "custom";
-  });
-  $("rotate-form").addEventListener("submit", doRotate);
   $("ws-new").addEventListener("click", guarded(openNewWorkspace));
   $("ws-form").addEventListener("submit", createWorkspace);
   $("token-copy").addEventListener("click", guarded(copyToken));

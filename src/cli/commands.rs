@@ -118,7 +118,13 @@ pub fn mint_key(args: MintKeyArgs) -> anyhow::Result<ExitCode> {
         allowed_cidrs: args.allowed_cidrs,
         override_policy: args.override_policy,
     };
-    let (row, token) = keys::mint_on_box(&db, req, now).map_err(refused)?;
+    let (row, token) = keys::mint_on_box(&db, req, now).map_err(|mut e| {
+        // Named as the operator wrote it.
+        if let Some(rest) = e.message.strip_prefix("allowed_cidrs:") {
+            e.message = format!("--allow-from:{rest}");
+        }
+        refused(e)
+    })?;
     // A running server accepts the key before it is handed out; if the
     // server cannot confirm, the key is still printed (it is minted).
     let confirmed = confirm_with_server(&db, &args.data_dir.data_dir);

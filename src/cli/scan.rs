@@ -76,12 +76,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         walk(p, &mut found)?;
     }
     for f in &found {
-        println!(
-            "{}: {} {}…",
-            f.place,
-            kind_name(f.kind),
-            token::display_prefix(f.kind, &f.token)
-        );
+        // A key's or token's display prefix is what lists show; a session
+        // or sign-in code has none, so none of its secret is printed.
+        let shown = match f.kind {
+            TokenKind::Org | TokenKind::Workspace => token::display_prefix(f.kind, &f.token),
+            TokenKind::Session | TokenKind::Login => f.kind.tag().to_string(),
+        };
+        println!("{}: {} {shown}…", f.place, kind_name(f.kind));
     }
     if args.revoke && !found.is_empty() {
         crate::ops::data_dir::require_db(&args.data_dir.data_dir)?;

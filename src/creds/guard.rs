@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -18,7 +19,9 @@ type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformati
 
 pub struct Guard {
     nets: Box<[IpNet]>,
-    rate: Option<(RateLimit, Limiter)>,
+    /// Shared with the key's next version when its row changes (a new
+    /// description must not refill its allowance).
+    rate: Option<(RateLimit, Arc<Limiter>)>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -51,13 +54,23 @@ fn limiter(r: RateLimit) -> Option<Limiter> {
 impl Guard {
     /// `None` when there is nothing to guard.
     pub fn new(nets: Vec<IpNet>, rate: Option<RateLimit>) -> Option<Box<Guard>> {
-        let rate = rate.and_then(|r| limiter(r).map(|l| (r, l)));
+        let rate = rate.and_then(|r| limiter(r).map(|l| (r, Arc::new(l))));
         (!nets.is_empty() || rate.is_some()).then(|| {
             Box::new(Guard {
                 nets: nets.into(),
                 rate,
             })
         })
+    }
+
+    /// Goes on counting where `old` (the key's previous version) was, if
+    /// the rate is the same.
+    pub fn keep_count_of(&mut self, old: &Guard) {
+        if let (Some((r, l)), Some((old_r, old_l))) = (self.rate.as_mut(), old.rate.as_ref()) {
+            if r == old_r {
+                *l = old_l.clone();
+            }
+        }
     }
 
     /// Whether a request from `client` may use the key. An address the

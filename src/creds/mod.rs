@@ -105,10 +105,13 @@ fn credential(
             id: TokenId::parse(id)?,
             workspace_id: WorkspaceId::parse(workspace_id)?,
         },
-        CredRowKind::Session { idle_ms } => CredKind::Session {
-            id: SessionId::parse(id)?,
-            idle_ms,
-        },
+        CredRowKind::Session { idle_ms, cidrs } => {
+            guard = Guard::new(crate::store::keys::parse_cidrs(cidrs)?, None);
+            CredKind::Session {
+                id: SessionId::parse(id)?,
+                idle_ms,
+            }
+        }
     };
     Some(Credential::new(prefix, kind, expires_at, last_used).with_guard(guard))
 }
@@ -155,6 +158,20 @@ impl CredCache {
             cred.last_used.fetch_max(now, Ordering::Relaxed);
         }
         Ok(cred)
+    }
+
+    /// The live credential behind `hash` that a request from `client` was
+    /// refused for being outside its ranges: its activity log shows the
+    /// refusal (a live key used from elsewhere is a sign it has leaked).
+    pub fn refused_from(&self, hash: &[u8; 32], now: i64, client: Option<IpAddr>) -> Option<Arc<Credential>> {
+        let cred = self
+            .map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key(hash))
+            .cloned()?;
+        let outside = cred.guard.as_ref().is_some_and(|g| !g.admits(client));
+        (outside && !cred.is_expired(now)).then_some(cred)
     }
 
     /// Drops credentials that can never work again (expired, or sessions
@@ -244,8 +261,11 @@ impl CredCache {
         for (hash, change) in changes {
             let hash = key(&hash);
             match change {
-                Some(cred) => {
+                Some(mut cred) => {
                     if let Some(old) = map.get(&hash) {
+                        if let (Some(g), Some(old_g)) = (cred.guard.as_mut(), old.guard.as_ref()) {
+                            g.keep_count_of(old_g);
+                        }
                         cred.last_used
                             .fetch_max(old.last_used.load(Ordering::Relaxed), Ordering::Relaxed);
                         cred.flushed

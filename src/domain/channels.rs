@@ -262,20 +262,24 @@ fn telegram_rules(c: &Config) -> Result<(), String> {
 }
 
 /// Any https URL, or http to this machine (a local relay): a plain-http
-/// URL elsewhere would carry messages, and its secret path, in clear.
+/// URL elsewhere would carry messages, and its secret path, in clear. The
+/// URL is parsed, not prefix-matched: `http://localhost:@evil.example/`
+/// names evil.example.
 fn webhook_rules(c: &Config) -> Result<(), String> {
+    const WANT: &str = "config.url must be an https:// URL (or http:// to 127.0.0.1, localhost or [::1])";
     let url = present(c, "url").unwrap_or("");
-    let local = [
-        "http://127.0.0.1:",
-        "http://localhost:",
-        "http://[::1]:",
-        "http://127.0.0.1/",
-        "http://localhost/",
-    ];
-    if url.starts_with("https://") && url.len() > 8 || local.iter().any(|p| url.starts_with(p)) {
-        Ok(())
-    } else {
-        Err("config.url must start with https:// (or http://127.0.0.1, http://localhost, http://[::1])".into())
+    let uri: http::Uri = url.parse().map_err(|_| WANT.to_string())?;
+    let Some(authority) = uri.authority() else {
+        return Err(WANT.into());
+    };
+    if authority.as_str().contains('@') {
+        return Err("config.url must not hold a user name or password".into());
+    }
+    let host = authority.host().to_ascii_lowercase();
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => Ok(()),
+        Some("http") if matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]") => Ok(()),
+        _ => Err(WANT.into()),
     }
 }
 
@@ -355,6 +359,35 @@ mod tests {
         assert!(tg.validate(&cfg(&[("bot_token", "nope"), ("chat_id", "1")])).is_err());
         assert!(tg.validate(&cfg(&[("bot_token", token)])).is_err());
         assert!(tg.validate(&cfg(&[("bot_token", token), ("chat_id", "abc")])).is_err());
+    }
+
+    #[test]
+    fn a_webhook_is_https_or_plain_http_to_this_machine_only() {
+        let hook = find("webhook").unwrap();
+        let ok = |url: &str| hook.validate(&cfg(&[("url", url)])).is_ok();
+        for good in [
+            "https://hooks.example.com/x?y=1",
+            "http://127.0.0.1:9000/relay",
+            "http://localhost/relay",
+            "http://[::1]:8080/",
+            "http://[::1]/",
+            "http://LocalHost:8080/",
+        ] {
+            assert!(ok(good), "{good}");
+        }
+        for bad in [
+            "http://localhost:@evil.example/",
+            "http://127.0.0.1:80@evil.example/",
+            "https://user:pw@hooks.example.com/",
+            "http://127.0.0.1.evil.example/",
+            "http://evil.example/",
+            "ftp://127.0.0.1/",
+            "https://",
+            "not a url",
+            "",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -97,13 +97,16 @@ impl Policy {
     }
 }
 
+/// A lifetime in the largest unit that says it exactly.
 fn days(ms: i64) -> String {
-    let d = ms as f64 / DAY_MS as f64;
-    if (d - d.round()).abs() < 1e-9 {
-        format!("{} days", d.round() as i64)
+    let (n, unit) = if ms % DAY_MS == 0 {
+        (ms / DAY_MS, "day")
+    } else if ms % 3_600_000 == 0 {
+        (ms / 3_600_000, "hour")
     } else {
-        format!("{} hours", ms / (3600 * 1000))
-    }
+        (ms / 1000, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The nearest warning window (in days) a key expiring at `expires_at` is
@@ -140,6 +143,10 @@ mod tests {
         };
         assert!(p.enforce(0, Some(30 * DAY_MS)).is_ok());
         assert!(p.enforce(0, Some(31 * DAY_MS)).unwrap_err().message.contains("30 days"));
+        assert_eq!(
+            [days(DAY_MS), days(3_600_000), days(5_400_000), days(36 * 3_600_000)],
+            ["1 day", "1 hour", "5400 seconds", "36 hours"]
+        );
         assert!(p.enforce(0, None).is_err());
         let strict = Policy {
             max_key_lifetime_ms: None,

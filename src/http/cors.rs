@@ -18,8 +18,8 @@ use crate::domain::{Code, Error};
 const METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 const HEADERS: &str =
     "Authorization, Content-Type, Accept, X-Workspace-ID, X-Molecule-Org-Slug, X-Molecule-Org-Id, MCP-Protocol-Version";
-const EXPOSE: &str =
-    "X-Next-Cursor, Link, Retry-After, WWW-Authenticate, Content-Disposition, X-Plugin-Name, X-Plugin-Version, X-Plugin-Sha256";
+const EXPOSE: &str = "X-Next-Cursor, Link, Retry-After, WWW-Authenticate, Content-Disposition, X-Plugin-Name, \
+                      X-Plugin-Version, X-Plugin-Sha256, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset";
 /// Browsers cap this (Chromium at 2 hours); ten minutes keeps a removed
 /// origin from lingering.
 const MAX_AGE: &str = "600";

@@ -138,7 +138,17 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         from_cookie,
         poll: from_cookie && req.headers().contains_key(POLL_HEADER),
     };
-    let who = auth::authenticate(app, presented, client(req).addr)?;
+    let addr = client(req).addr;
+    let who = match auth::authenticate(app, presented, addr) {
+        Ok(who) => who,
+        Err(e) => {
+            // Logged in the key's activity as the 401 it gets.
+            if let Some(cred) = auth::refused_from_elsewhere(app, token, addr) {
+                req.extensions_mut().insert(Caller { cred, client: addr });
+            }
+            return Err(e.into());
+        }
+    };
     // For the request's span and the access log, which name the caller
     // (by display prefix, never the token) only at debug level.
     if tracing::enabled!(tracing::Level::DEBUG) {

@@ -169,5 +169,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/ui").get(ui::to_pages))
         .service(web::resource("/ui/").get(ui::index))
         .service(web::resource("/ui/app.js").get(ui::app_js))
+        .service(web::resource("/ui/keys.js").get(ui::keys_js))
         .service(web::resource("/ui/app.css").get(ui::app_css));
 }

@@ -118,7 +118,7 @@ pub fn flush(app: &App) {
                         client: client.clone(),
                     },
                 )?;
-                last_ip = client;
+                last_ip = client.or(last_ip);
             }
             activity::trim(ctx, &id)?;
             let ua = h.user_agent.as_deref();

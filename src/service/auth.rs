@@ -10,9 +10,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{App, Principal};
+use crate::creds::Credential;
 use crate::domain::authz::Failure;
 use crate::domain::token::{self, TokenKind};
 use crate::domain::{Error, Result};
@@ -121,6 +122,12 @@ pub fn authenticate(app: &App, presented: Presented, client: Option<IpAddr>) -> 
         }),
         Err(why) => Err(fail(why, Some(&hash))),
     }
+}
+
+/// The live key or session that `token` is, when it was refused only for
+/// coming from outside its ranges (see `CredCache::refused_from`).
+pub fn refused_from_elsewhere(app: &App, token: &str, client: Option<IpAddr>) -> Option<Arc<Credential>> {
+    app.creds.refused_from(&token::hash(token), app.now(), client)
 }
 
 /// Counts a failed authentication (or sign-in), then answers 401, or 429

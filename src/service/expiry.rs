@@ -54,7 +54,10 @@ pub fn notify(app: &App) -> Result<usize> {
         let channel = channels::get_any(conn, id)?;
         let mut due = Vec::new();
         for k in keys::list_live(conn, now)? {
-            let Some(window) = expires_within(now, k.expires_at).filter(|_| k.disabled_at.is_none()) else {
+            // A rotated key in its grace period is already replaced: its
+            // end is the plan, not news.
+            let quiet = k.disabled_at.is_some() || k.rotated_to.is_some();
+            let Some(window) = expires_within(now, k.expires_at).filter(|_| !quiet) else {
                 continue;
             };
             if !policy::was_sent(conn, &k.id.to_string(), window)? {
@@ -74,6 +77,8 @@ pub fn notify(app: &App) -> Result<usize> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(5)))
+        // A relay may not bounce the message on: not to plain http, not elsewhere.
+        .max_redirects(0)
         .build()
         .into();
     let mut sent = 0;

@@ -36,7 +36,8 @@ pub struct PolicyView {
     expiry_channel_id: Option<ChannelId>,
     updated_at: Option<Time>,
     updated_by: Option<String>,
-    /// Live keys that break it (minted before it was set).
+    /// Live keys that break it (minted before it was set, or over it with
+    /// `mint-key --override-policy`).
     keys_breaking_policy: usize,
 }
 
@@ -93,11 +94,12 @@ pub async fn put(app: &App, who: Principal, req: PutPolicy) -> Result<PolicyView
             }
         }
         let before = policy::get(ctx)?;
+        let was = breaking(ctx, &before.policy, ctx.now)?;
         policy::put(ctx, &p, channel, &who.actor().name)?;
         let after = policy::get(ctx)?;
         let n = breaking(ctx, &p, ctx.now)?;
         let detail = json!({
-            "before": view(before, 0), "after": view(after.clone(), n),
+            "before": view(before, was), "after": view(after.clone(), n),
         });
         audit::append(ctx, &who.actor(), Action::OrgPolicySet, None, detail)?;
         Ok(view(after, n))

@@ -39,8 +39,11 @@ pub enum CredRowKind<'a> {
     Workspace {
         workspace_id: &'a str,
     },
+    /// `cidrs`: the opening key's ranges (a session is that key's
+    /// surface, used from where the key may be).
     Session {
         idle_ms: i64,
+        cidrs: Option<&'a str>,
     },
 }
 
@@ -108,8 +111,9 @@ pub fn changed_since(conn: &Connection, seen: i64, mut f: impl FnMut(CredRow<'_>
         });
     }
     let mut stmt = conn.prepare_cached(
-        "SELECT id, expires_at, idle_ms, coalesce(last_seen_at, created_at), token_hash, revoked_at
-         FROM sessions WHERE seq > ?1 AND (?1 >= 0 OR revoked_at IS NULL)",
+        "SELECT s.id, s.expires_at, s.idle_ms, coalesce(s.last_seen_at, s.created_at), s.token_hash, s.revoked_at,
+                (SELECT k.allowed_cidrs FROM org_keys k WHERE k.id = s.key_id)
+         FROM sessions s WHERE s.seq > ?1 AND (?1 >= 0 OR s.revoked_at IS NULL)",
     )?;
     let mut rows = stmt.query([seen])?;
     while let Some(r) = rows.next()? {
@@ -125,6 +129,7 @@ pub fn changed_since(conn: &Connection, seen: i64, mut f: impl FnMut(CredRow<'_>
             prefix: id.get(..SESSION_PREFIX_CHARS).unwrap_or(id),
             kind: CredRowKind::Session {
                 idle_ms: r.get::<_, i64>(2)?.max(1),
+                cidrs: r.get_ref(6)?.as_str_or_null()?,
             },
             expires_at: Some(r.get(1)?),
             last_used: Some(r.get(3)?),

@@ -152,6 +152,11 @@ pub fn update(ctx: &mut WriteCtx, id: KeyId, name: &str, limits: &Limits) -> Sto
             seq
         ],
     )?;
+    // Its sessions are reloaded with its new ranges.
+    ctx.execute(
+        "UPDATE sessions SET seq = ?2 WHERE key_id = ?1 AND revoked_at IS NULL",
+        params![id, seq],
+    )?;
     Ok(())
 }
 
@@ -284,10 +289,12 @@ pub fn touch(ctx: &WriteCtx, id: KeyId, at: i64) -> StoreResult<()> {
     Ok(())
 }
 
-/// Where a key was last used from (the newest of a batch of uses).
+/// Where a key was last used from (the newest of a batch of uses; what a request
+/// did not tell leaves the last known value).
 pub fn touch_from(ctx: &WriteCtx, id: &str, ip: Option<&str>, user_agent: Option<&str>) -> StoreResult<()> {
     ctx.execute(
-        "UPDATE org_keys SET last_used_ip = ?2, last_used_user_agent = ?3 WHERE id = ?1",
+        "UPDATE org_keys SET last_used_ip = coalesce(?2, last_used_ip),
+             last_used_user_agent = coalesce(?3, last_used_user_agent) WHERE id = ?1",
         params![id, ip, user_agent],
     )?;
     Ok(())

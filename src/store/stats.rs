@@ -57,12 +57,13 @@ pub fn database_bytes(conn: &Connection) -> StoreResult<i64> {
     Ok(pages * size)
 }
 
-/// Live, enabled org keys expiring within `within_ms` of `now`.
+/// Live, enabled org keys expiring within `within_ms` of `now` (not those
+/// rotated and in their grace period: they are replaced already).
 pub fn keys_expiring(conn: &Connection, now: i64, within_ms: i64) -> StoreResult<i64> {
     Ok(conn
         .prepare_cached(
             "SELECT count(*) FROM org_keys WHERE revoked_at IS NULL AND disabled_at IS NULL
-               AND expires_at > ?1 AND expires_at <= ?2",
+               AND rotated_to IS NULL AND expires_at > ?1 AND expires_at <= ?2",
         )?
         .query_row([now, now + within_ms], |r| r.get(0))?)
 }

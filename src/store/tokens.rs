@@ -160,10 +160,12 @@ pub fn belongs(conn: &Connection, id: TokenId, workspace: WorkspaceId) -> StoreR
         .exists(params![id, workspace])?)
 }
 
-/// Where a token was last used from (the newest of a batch of uses).
+/// Where a token was last used from (the newest of a batch of uses; what a request
+/// did not tell leaves the last known value).
 pub fn touch_from(ctx: &WriteCtx, id: &str, ip: Option<&str>, user_agent: Option<&str>) -> StoreResult<()> {
     ctx.execute(
-        "UPDATE workspace_tokens SET last_used_ip = ?2, last_used_user_agent = ?3 WHERE id = ?1",
+        "UPDATE workspace_tokens SET last_used_ip = coalesce(?2, last_used_ip),
+             last_used_user_agent = coalesce(?3, last_used_user_agent) WHERE id = ?1",
         params![id, ip, user_agent],
     )?;
     Ok(())

@@ -187,10 +187,23 @@ fn anyone_may_report_a_leaked_token_and_learns_nothing_from_the_answer() {
         .iter()
         .all(|e| e["actor"] == "leak-report" && e["client"] == "127.0.0.1"));
     assert!(!trail.to_string().contains(&key), "the token itself is never recorded");
+    // Only the report that revoked something is on the record: dead or
+    // made-up tokens cannot fill the trail.
+    let reports: Vec<&Value> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "leak.report")
+        .collect();
+    assert_eq!(reports.len(), 1, "{trail}");
+    assert_eq!(reports[0]["detail"]["revoked"], 2);
     assert_eq!(report(&app, vec!["t".into(); 101]).0, 400);
     // Throttled per address: ten a minute.
     let statuses: Vec<u16> = (0..10).map(|_| report(&app, garbage.clone()).0).collect();
     assert_eq!(statuses.last(), Some(&429));
+    let r = report(&app, garbage);
+    assert_eq!(r.1["code"], "rate_limited");
+    assert!(r.1["error"].as_str().unwrap().contains("leak reports"), "{}", r.1);
 }
 
 #[test]
@@ -226,6 +239,18 @@ fn scan_finds_tokens_offline_and_revokes_the_live_ones_on_the_box() {
     assert!(!keep.is_empty());
     let o = run(&["scan", repo.join("clean.txt").to_str().unwrap()], &d);
     assert_eq!(o.status.code(), Some(0));
+    // A sign-in code has no display prefix: none of it is printed.
+    let link = stdout(&run(&["login-url", "--base-url", "http://box.example/"], &d));
+    let code = link.trim().rsplit('=').next().unwrap().to_string();
+    assert!(code.starts_with("mol_login_"), "{link}");
+    std::fs::write(repo.join("clean.txt"), format!("link: {}", link.trim())).unwrap();
+    let o = run(&["scan", repo.join("clean.txt").to_str().unwrap()], &d);
+    let out = stdout(&o);
+    assert!(out.contains("sign-in code mol_login_…"), "{out}");
+    assert!(!out.contains(&code["mol_login_".len()..][..8]), "{out}");
+    // An error is 2, not the 1 of "found".
+    let o = run(&["scan", dir.path().join("nowhere").to_str().unwrap()], &d);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
 /// A local HTTP receiver: every body POSTed to it.
@@ -308,4 +333,25 @@ fn expiring_keys_are_counted_listed_and_told_to_the_org_s_channel_once_per_windo
     let trail = app.get("/org/audit?limit=1", &app.admin).body;
     assert_eq!(trail["entries"][0]["action"], "org_key.expiry_notice");
     assert_eq!(trail["entries"][0]["detail"]["window_days"], 7);
+    // A key rotated with a grace period is replaced already: its end is
+    // neither announced, nor counted, nor shown as coming.
+    let old = app.mint(json!({"name": "rotating"}));
+    let r = app.post(
+        &format!("/org/tokens/{}/rotate", old["id"].as_str().unwrap()),
+        &app.admin,
+        json!({"grace_seconds": 86400}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(notify(), 0);
+    let m = app.get("/metrics", &app.admin).text;
+    assert!(m.contains(r#"molecule_keys_expiring{within="7d"} 1"#), "{m}");
+    let listed = app.get("/org/tokens", &app.admin).body;
+    let old_view = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == old["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(old_view["expires_soon"], Value::Null, "{old_view}");
 }

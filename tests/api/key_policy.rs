@@ -49,8 +49,23 @@ fn a_key_with_allowed_ranges_is_refused_elsewhere_with_the_same_401() {
         m.contains(r#"molecule_auth_failures_total{reason="address_not_allowed"} 1"#),
         "{m}"
     );
-    // Editable: anywhere again.
+    // The refusal is in the key's activity, with where it came from: a
+    // live key used from elsewhere is a sign it has leaked.
     let id = k["id"].as_str().unwrap();
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = app.get(&format!("/org/tokens/{id}/activity"), &app.admin).body;
+        if seen["count"] == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        (&seen["requests"][0]["status"], &seen["requests"][0]["client"]),
+        (&json!(401), &json!("203.0.113.5")),
+        "{seen}"
+    );
+    // Editable: anywhere again.
     let r = app.patch(&format!("/org/tokens/{id}"), &app.admin, json!({"allowed_cidrs": []}));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(from("203.0.113.5").status, 200);
@@ -60,6 +75,39 @@ fn a_key_with_allowed_ranges_is_refused_elsewhere_with_the_same_401() {
         json!({"allowed_cidrs": ["nowhere"]}),
     );
     assert_eq!((bad.status, bad.code()), (400, "invalid_request"));
+}
+
+#[test]
+fn a_session_opened_with_a_limited_key_is_used_only_from_the_key_s_ranges() {
+    let nets: Vec<ipnet::IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+    let app = spawn_with(move |s| s.trusted_proxies = nets);
+    let k = app.mint(json!({"name": "office admin", "role": "admin", "allowed_cidrs": ["10.0.0.0/8"]}));
+    let auth = format!("Bearer {}", k["auth_token"].as_str().unwrap());
+    let opened = call(
+        &app,
+        "POST",
+        "/org/sessions",
+        &[("Authorization", &auth), ("X-Forwarded-For", "10.9.8.7")],
+        None,
+    );
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    let cookie = opened.headers["set-cookie"].split(';').next().unwrap().to_string();
+    let from = |ip: &str| {
+        call(
+            &app,
+            "GET",
+            "/org/tokens",
+            &[("Cookie", &cookie), ("X-Forwarded-For", ip)],
+            None,
+        )
+        .status
+    };
+    assert_eq!((from("10.1.1.1"), from("203.0.113.5")), (200, 401));
+    // The key's new ranges hold for its sessions at once.
+    let path = format!("/org/tokens/{}", k["id"].as_str().unwrap());
+    let r = app.patch(&path, &app.admin, json!({"allowed_cidrs": ["203.0.113.0/24"]}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((from("10.1.1.1"), from("203.0.113.5")), (401, 200));
 }
 
 #[test]
@@ -120,6 +168,18 @@ fn a_key_over_its_rate_gets_429_with_the_headers() {
     let retry: u64 = over.headers["retry-after"].parse().unwrap();
     assert!(retry > 60, "{retry}");
     assert_eq!(over.headers["x-ratelimit-remaining"], "0");
+    // Editing the key does not refill it; a new rate starts afresh.
+    let path = format!("/org/tokens/{}", k["id"].as_str().unwrap());
+    let r = app.patch(&path, &app.admin, json!({"description": "now described"}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(app.get("/org/whoami", token).status, 429);
+    let r = app.patch(
+        &path,
+        &app.admin,
+        json!({"rate_limit": {"requests": 5, "per_seconds": 3600}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(app.get("/org/whoami", token).status, 200);
     // Others are not slowed, and carry no such headers.
     let other = app.get("/org/whoami", &app.admin);
     assert_eq!(other.status, 200);
@@ -220,4 +280,48 @@ fn the_cli_bootstrap_obeys_the_policy_unless_overridden_on_the_record() {
         trail["entries"][0]["detail"]["policy_overridden"].is_string(),
         "{trail}"
     );
+    // Address ranges from the box, named as the operator wrote them.
+    let o = run(
+        &[
+            "mint-key",
+            "--label",
+            "office",
+            "--expires-in",
+            "1d",
+            "--allow-from",
+            "10.0.0.0/8",
+        ],
+        &d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listed: Value = serde_json::from_str(&stdout(&run(&["list-keys", "--json"], &d))).unwrap();
+    let office = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "office")
+        .unwrap();
+    assert_eq!(office["allowed_cidrs"], json!(["10.0.0.0/8"]));
+    // Listed from the box as the server lists it: the override shows.
+    let glass = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "break-glass")
+        .unwrap();
+    assert_eq!(glass["breaks_policy"], true);
+    let o = run(
+        &[
+            "mint-key",
+            "--label",
+            "x",
+            "--expires-in",
+            "1d",
+            "--allow-from",
+            "nowhere",
+        ],
+        &d,
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--allow-from:"), "{}", stderr(&o));
 }

@@ -18,6 +18,7 @@ fn the_pages_are_served_with_strict_security_headers() {
     for (path, kind) in [
         ("/ui/", "text/html"),
         ("/ui/app.js", "text/javascript"),
+        ("/ui/keys.js", "text/javascript"),
         ("/ui/app.css", "text/css"),
     ] {
         let r = call(&app, "GET", path, &[], None);

@@ -1,4 +1,4 @@
-//! The browser pages: three static files compiled into the binary (no build
+//! The browser pages: four static files compiled into the binary (no build
 //! step), served with headers that forbid inline script, framing and
 //! referrers. The pages hold no data of their own: they call the JSON API
 //! with the session cookie.
@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 
 const INDEX_HTML: &str = include_str!("../../../ui/index.html");
 const APP_JS: &str = include_str!("../../../ui/app.js");
+const KEYS_JS: &str = include_str!("../../../ui/keys.js");
 const APP_CSS: &str = include_str!("../../../ui/app.css");
 
 /// No inline script or style, nothing from elsewhere, no framing.
@@ -47,6 +48,10 @@ pub fn index_page() -> HttpResponse {
 
 pub async fn app_js() -> HttpResponse {
     page("text/javascript; charset=utf-8", APP_JS)
+}
+
+pub async fn keys_js() -> HttpResponse {
+    page("text/javascript; charset=utf-8", KEYS_JS)
 }
 
 pub async fn app_css() -> HttpResponse {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::domain::audit::{Action, Actor};
 use crate::domain::token::{self, TokenKind};
-use crate::domain::{Error, Result};
+use crate::domain::{Code, Error, Result};
 use crate::service::auth::client_text;
 use crate::service::App;
 use crate::store::{audit, keys, tokens, Db, WriteCtx};
@@ -56,15 +56,23 @@ pub fn revoke_reported(ctx: &mut WriteCtx, hashes: &[[u8; 32]], actor: &Actor) -
 }
 
 /// A report from anyone. Throttled per address; answered alike whatever
-/// the tokens were, and after one durable write whatever they were, so
-/// neither the answer nor its time tells a live token from a dead one.
+/// the tokens were. Its time may differ (a revocation is a durable write),
+/// which tells the reporter nothing it could not learn by presenting the
+/// token. Only a report that revoked something is audited: reports of
+/// dead or made-up tokens, from any number of addresses, cannot fill the
+/// trail.
 pub async fn report(app: &App, client: Option<IpAddr>, r: LeakReport) -> Result<Value> {
     if r.tokens.is_empty() || r.tokens.len() > MAX_TOKENS {
         return Err(Error::invalid(format!("tokens: between 1 and {MAX_TOKENS}")));
     }
     let addr = client_text(client);
     if let Some(secs) = app.leak_reports.retry_after(&addr, None, app.now()) {
-        return Err(Error::throttled(secs));
+        let mut e = Error::new(
+            Code::RateLimited,
+            "too many leak reports from this address; retry later",
+        );
+        e.retry_after = Some(secs);
+        return Err(e);
     }
     app.leak_reports.record(&addr, None, app.now());
     let hashes = hashes(&r.tokens);
@@ -74,14 +82,17 @@ pub async fn report(app: &App, client: Option<IpAddr>, r: LeakReport) -> Result<
         via: None,
     };
     let received = r.tokens.len();
-    app.write_unauthenticated(move |ctx| {
-        let revoked = revoke_reported(ctx, &hashes, &actor)?;
-        // Recorded even when nothing was live: the same write either way.
-        let detail = json!({"tokens": received, "revoked": revoked.len()});
-        audit::append(ctx, &actor, Action::LeakReport, None, detail)?;
-        Ok(())
-    })
-    .await?;
+    if !hashes.is_empty() {
+        app.write_unauthenticated(move |ctx| {
+            let revoked = revoke_reported(ctx, &hashes, &actor)?;
+            if !revoked.is_empty() {
+                let detail = json!({"tokens": received, "revoked": revoked.len()});
+                audit::append(ctx, &actor, Action::LeakReport, None, detail)?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
     Ok(json!({
         "status": "received",
         "tokens": received,

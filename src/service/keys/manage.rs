@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
 use super::mint::limits;
-use super::{key_id, manages, KeyView};
+use super::{key_id, manages, KeyView, Seen};
 use crate::domain::audit::{Action, Actor};
 use crate::domain::ids::KeyId;
 use crate::domain::key_policy::RateLimit;
@@ -16,7 +16,7 @@ use crate::domain::text::check_name;
 use crate::domain::{Code, Error, Result};
 use crate::service::{App, Principal};
 use crate::store::keys::{self, KeyRow};
-use crate::store::{audit, Db};
+use crate::store::{audit, policy, Db};
 
 /// Absent: leave alone; `null`: clear; a value: set.
 fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::Result<Option<Option<T>>, D::Error> {
@@ -90,7 +90,7 @@ pub async fn patch(app: &App, who: Principal, raw: &str, req: PatchKey) -> Resul
         req.allowed_cidrs.as_deref(),
         req.rate_limit.flatten(),
     )?;
-    let row = app
+    let (row, seen) = app
         .write(who, move |ctx, who| {
             let old = keys::find_live(ctx, id, ctx.now)?.ok_or_else(|| Error::not_found("key"))?;
             if !manages(who, ctx, &old)? {
@@ -132,16 +132,22 @@ pub async fn patch(app: &App, who: Principal, raw: &str, req: PatchKey) -> Resul
                 let detail = json!({"prefix": new.prefix, "fields": changed, "before": before, "after": after});
                 audit::append(ctx, &who.actor(), action, Some(&id.to_string()), detail)?;
             }
-            Ok(new)
+            let seen = Seen {
+                now: ctx.now,
+                policy: policy::get(ctx)?.policy,
+            };
+            Ok((new, seen))
         })
         .await?;
     let used = app.creds.last_used(&row.token_hash);
-    Ok(KeyView::of(row, used, None))
+    Ok(KeyView::of(row, used, &seen))
 }
 
 pub fn list_on_box(db: &Db, now: i64) -> Result<Vec<KeyView>> {
-    let rows = db.read_with(|conn| -> Result<_> { Ok(keys::list_live(conn, now)?) })?;
-    Ok(rows.into_iter().map(|k| KeyView::of(k, None, None)).collect())
+    let (rows, policy) =
+        db.read_with(|conn| -> Result<_> { Ok((keys::list_live(conn, now)?, policy::get(conn)?.policy)) })?;
+    let seen = Seen { now, policy };
+    Ok(rows.into_iter().map(|k| KeyView::of(k, None, &seen)).collect())
 }
 
 /// What `revoke-key` was given.
@@ -182,6 +188,10 @@ pub fn revoke_on_box(db: &Db, target: &Target, now: i64) -> Result<KeyView> {
             Some(&key.id.to_string()),
             detail,
         )?;
-        Ok(KeyView::of(key, None, None))
+        let seen = Seen {
+            now: ctx.now,
+            policy: policy::get(ctx)?.policy,
+        };
+        Ok(KeyView::of(key, None, &seen))
     })
 }

@@ -88,9 +88,11 @@ pub struct KeyView {
     pub last_used_ip: Option<String>,
     pub last_used_user_agent: Option<String>,
     pub expires_at: Option<Time>,
-    /// `"7d"` or `"30d"`: it expires within that window.
+    /// `"7d"` or `"30d"`: it expires within that window (and has not been
+    /// rotated: a replaced key's end is planned).
     pub expires_soon: Option<String>,
-    /// It was minted before the org's key policy and breaks it.
+    /// It breaks the org's key policy (minted before it, or over it with
+    /// `--override-policy`).
     pub breaks_policy: bool,
     pub disabled: bool,
     #[serde(flatten)]
@@ -100,13 +102,13 @@ pub struct KeyView {
 impl KeyView {
     /// `last_used`: the in-memory last use, newer than the row's until the
     /// next flush.
-    pub fn of(k: KeyRow, last_used: Option<i64>, seen: Option<&Seen>) -> KeyView {
+    pub fn of(k: KeyRow, last_used: Option<i64>, seen: &Seen) -> KeyView {
         KeyView {
             last_used_at: last_used.max(k.last_used_at).map(Time),
-            expires_soon: seen
-                .and_then(|s| expires_within(s.now, k.expires_at))
+            expires_soon: expires_within(seen.now, k.expires_at)
+                .filter(|_| k.rotated_to.is_none())
                 .map(|d| format!("{d}d")),
-            breaks_policy: seen.is_some_and(|s| s.policy.flags(k.created_at, k.expires_at)),
+            breaks_policy: seen.policy.flags(k.created_at, k.expires_at),
             disabled: k.disabled_at.is_some(),
             id: k.id,
             prefix: k.prefix,
@@ -200,7 +202,7 @@ pub async fn list(app: &App, who: Principal) -> Result<KeyList> {
         .into_iter()
         .map(|k| {
             let used = app.creds.last_used(&k.token_hash);
-            KeyView::of(k, used, Some(&seen))
+            KeyView::of(k, used, &seen)
         })
         .collect();
     Ok(KeyList {
