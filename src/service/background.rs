@@ -1,7 +1,7 @@
-//! The server's two background threads: the watcher, which follows
-//! commits made by other processes (the CLI on the box), and the flusher,
-//! which writes usage and failed-authentication summaries off the request
-//! path.
+//! The server's background threads: the watcher, which follows commits
+//! made by other processes (the CLI on the box); the flusher, which writes
+//! usage, activity and failed-authentication summaries off the request
+//! path; and the notifier, which sends key expiry warnings.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -99,6 +99,8 @@ impl Drop for Watch {
 /// more when stopped.
 pub struct Flusher {
     worker: Worker,
+    /// Expiry warnings, sent over the network: on a thread of their own.
+    notifier: Worker,
     app: Arc<App>,
 }
 
@@ -109,19 +111,12 @@ impl Flusher {
             let mut last_summary = Instant::now();
             let mut witness = Witness::default();
             let (mut last_sweep, mut sweeping): (Option<Instant>, bool) = (None, false);
-            let mut last_notice: Option<Instant> = None;
             while !stop.load(Ordering::Relaxed) {
                 std::thread::park_timeout(st.settings.flush_interval);
                 flush_usage(&st);
                 flush_beats(&st);
                 super::activity::flush(&st);
                 witness.keep(&st);
-                if last_notice.is_none_or(|t| t.elapsed() >= expiry::EVERY) {
-                    if let Err(e) = expiry::notify(&st) {
-                        tracing::warn!(error = %e.message, "key expiry warnings failed; retrying in a minute");
-                    }
-                    last_notice = Some(Instant::now());
-                }
                 if sweeping || last_sweep.is_none_or(|t| t.elapsed() >= retention::EVERY) {
                     if !sweeping {
                         last_sweep = Some(Instant::now());
@@ -143,7 +138,17 @@ impl Flusher {
             }
         })
         .context("starting the flusher thread")?;
-        Ok(Flusher { worker, app })
+        let st = app.clone();
+        let notifier = Worker::spawn("notifier", move |stop| {
+            while !stop.load(Ordering::Relaxed) {
+                if let Err(e) = expiry::notify(&st) {
+                    tracing::warn!(error = %e.message, "key expiry warnings failed; retrying in a minute");
+                }
+                std::thread::park_timeout(expiry::EVERY);
+            }
+        })
+        .context("starting the notifier thread")?;
+        Ok(Flusher { worker, notifier, app })
     }
 
     pub fn stop(mut self) {
@@ -151,6 +156,7 @@ impl Flusher {
     }
 
     fn shutdown(&mut self) {
+        self.notifier.halt();
         if self.worker.halt() {
             flush_usage(&self.app);
             flush_beats(&self.app);

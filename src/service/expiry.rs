@@ -1,7 +1,8 @@
 //! Expiry warnings: when the org names a channel for them (`PUT
 //! /org/policy`), each live key is announced there once when it comes
-//! within 30 days of expiring and once within 7. Run by the flusher once a
-//! minute; a send that fails is tried again the next minute.
+//! within 30 days of expiring and once within 7. Run once a minute on a
+//! thread of its own (a slow channel must not hold up the flusher's
+//! writes); a send that fails ends the round, tried again the next minute.
 
 use std::time::Duration;
 
@@ -88,8 +89,10 @@ pub fn notify(app: &App) -> Result<usize> {
             return Err(Error::invalid(format!("channel {} cannot send messages", channel.id)));
         };
         if let Err(why) = send(&agent, &out) {
+            // The channel is likely down: the rest wait for the next round
+            // rather than each waiting out its own timeout now.
             tracing::warn!(channel = %channel.id, error = %why, "could not send a key expiry warning; retrying in a minute");
-            continue;
+            break;
         }
         let (key_id, channel_id) = (k.id.to_string(), channel.id);
         app.db.write(&app.clock, |ctx| {
