@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use molecule_tenant::cli::{commands, mcp, scan, serve, Cli, Command};
+use molecule_tenant::cli::{commands, healthcheck, mcp, scan, serve, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::EndSessions(a) => commands::end_sessions(a),
         Command::OrgTemplate(c) => commands::org_template(c),
         Command::Mcp(a) => mcp::run(a),
+        Command::Healthcheck(a) => healthcheck::run(a),
         // 1 means "found" there, as with secret scanners: an error is 2.
         Command::Scan(a) => scan::run(a).or_else(|e| {
             eprintln!("error: {e:#}");

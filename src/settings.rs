@@ -52,6 +52,8 @@ pub struct Settings {
     pub retention: Duration,
     /// MCP tool calls one key may make a minute.
     pub mcp_calls_per_minute: u32,
+    /// Serve https: the certificate chain and key files (PEM).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The header a trusted proxy appends the client's address to.
@@ -97,6 +99,7 @@ impl Settings {
             forwarded_header: ForwardedHeader::default(),
             retention: Duration::from_secs(30 * 24 * 3600),
             mcp_calls_per_minute: 120,
+            tls: None,
         }
     }
 }

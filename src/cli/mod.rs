@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod args;
 pub mod commands;
+pub mod healthcheck;
 pub mod mcp;
 pub mod scan;
 pub mod serve;
@@ -61,9 +62,32 @@ pub enum Command {
     /// prefixes are printed). Exit status 1 when any are found. With
     /// --revoke, revoke the live ones on the box.
     Scan(ScanArgs),
+    /// Ask a running server whether it is healthy (for container and
+    /// systemd health checks; no curl needed). Exit status 0 when it
+    /// answers 200 with status ok, 1 otherwise.
+    Healthcheck(HealthcheckArgs),
     /// Serve MCP over stdio for a desktop agent: relays each message to the
     /// server's POST /mcp with the org key in MOLECULE_ORG_TOKEN.
     Mcp(McpArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct HealthcheckArgs {
+    /// The server's health URL (https needs a certificate the system trusts,
+    /// or --ca-cert).
+    #[arg(
+        long,
+        env = "MOLECULE_HEALTHCHECK_URL",
+        default_value = "http://127.0.0.1:8080/health"
+    )]
+    pub url: String,
+    /// Trust this CA certificate (PEM) for an https URL, instead of the
+    /// public roots: for a private or self-signed certificate.
+    #[arg(long, env = "MOLECULE_HEALTHCHECK_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Give up after this long.
+    #[arg(long, env = "MOLECULE_HEALTHCHECK_TIMEOUT", default_value = "5s")]
+    pub timeout: String,
 }
 
 #[derive(Args, Debug)]
@@ -217,6 +241,13 @@ pub struct ServeArgs {
     /// MCP tool calls one org key may make a minute (POST /mcp).
     #[arg(long, env = "MOLECULE_MCP_CALLS_PER_MINUTE", default_value_t = 120)]
     pub mcp_calls_per_minute: u32,
+    /// Serve https with this certificate chain (PEM), with --tls-key;
+    /// both are read again on SIGHUP.
+    #[arg(long, env = "MOLECULE_TLS_CERT", requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "MOLECULE_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -61,6 +61,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         bail!("--mcp-calls-per-minute (MOLECULE_MCP_CALLS_PER_MINUTE): must be at least 1");
     }
     settings.mcp_calls_per_minute = args.mcp_calls_per_minute;
+    settings.tls = args.tls_cert.zip(args.tls_key);
     if let Some(w) = args.workers {
         if w == 0 {
             bail!("--workers (MOLECULE_WORKERS): must be at least 1");
@@ -70,7 +71,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings.clone(), Clock::default())?;
         tracing::info!(
-            listen = %settings.listen, port = app.port(), data_dir = %settings.data_dir.display(),
+            listen = %settings.listen, port = app.port(), tls = settings.tls.is_some(),
+            data_dir = %settings.data_dir.display(),
             live_credentials = app.state().creds.live_count(), "molecule-tenant serving"
         );
         app.run_until_stopped().await?;

@@ -18,7 +18,7 @@ mod guard;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::Connection;
@@ -60,6 +60,11 @@ pub struct CredCache {
     apply: Mutex<()>,
     /// A committed change could not be applied: see the module comment.
     stale: AtomicBool,
+    /// Commits by other processes the follower looked at: those that
+    /// changed no credential (the CLI writing something else, Litestream's
+    /// bookkeeping) and those it applied.
+    followed_unchanged: AtomicU64,
+    followed_applied: AtomicU64,
 }
 
 impl Default for CredCache {
@@ -69,6 +74,8 @@ impl Default for CredCache {
             seen: AtomicI64::new(-1),
             apply: Mutex::new(()),
             stale: AtomicBool::new(false),
+            followed_unchanged: AtomicU64::new(0),
+            followed_applied: AtomicU64::new(0),
         }
     }
 }
@@ -217,6 +224,15 @@ impl CredCache {
         Ok(())
     }
 
+    /// Commits by other processes looked at: (no credential changed,
+    /// credentials applied).
+    pub fn followed(&self) -> (u64, u64) {
+        (
+            self.followed_unchanged.load(Ordering::Relaxed),
+            self.followed_applied.load(Ordering::Relaxed),
+        )
+    }
+
     pub fn is_stale(&self) -> bool {
         self.stale.load(Ordering::Acquire)
     }
@@ -348,7 +364,14 @@ impl Follower {
         let dv = store::data_version(&self.conn).inspect_err(|_| creds.mark_stale())?;
         if dv != self.data_version || creds.is_stale() {
             db.bump_generation();
+            let before = creds.seen_seq();
             creds.sync(&self.conn).inspect_err(|_| creds.mark_stale())?;
+            let counter = if creds.seen_seq() == before {
+                &creds.followed_unchanged
+            } else {
+                &creds.followed_applied
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
             self.data_version = dv;
         }
         Ok(creds.seen_seq())

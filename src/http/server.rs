@@ -9,7 +9,7 @@ use tracing::Instrument;
 
 use super::handlers::mcp;
 use super::metrics::RequestMetrics;
-use super::{cors, error, middleware, routes};
+use super::{cors, error, middleware, routes, tls};
 use crate::clock::Clock;
 use crate::service::background::{Flusher, Watch};
 use crate::service::App;
@@ -42,6 +42,10 @@ impl Application {
         let mcp = web::Data::new(mcp::transport(app.clone().into_inner(), &settings));
         let (state, body_timeout, max_body) = (app.clone(), settings.body_timeout, settings.max_body_bytes);
         let origins = std::sync::Arc::new(settings.cors_origins.clone());
+        let cert = match &settings.tls {
+            Some((cert, key)) => Some(tls::Certificate::load(cert, key)?),
+            None => None,
+        };
         let server = HttpServer::new(move || {
             ActixApp::new()
                 .app_data(state.clone())
@@ -109,9 +113,13 @@ impl Application {
         // headers are refused by actix-http (431).
         .client_request_timeout(std::time::Duration::from_secs(5))
         .keep_alive(std::time::Duration::from_secs(5))
-        .client_disconnect_timeout(std::time::Duration::from_secs(1))
-        .listen(listener)?
+        .client_disconnect_timeout(std::time::Duration::from_secs(1));
+        let server = match &cert {
+            Some(c) => server.listen_rustls_0_23(listener, c.server_config()?)?,
+            None => server.listen(listener)?,
+        }
         .run();
+        tls::reload_on_hangup(cert).context("listening for SIGHUP")?;
         let flusher = Flusher::start(app.clone().into_inner())?;
         let watch = Watch::start(app.clone().into_inner(), opened.follower)?;
         Ok(Application {

@@ -153,6 +153,7 @@ pub fn check_backup(backup: &Path, data_dir: &Path, named: Option<&Path>) -> any
 /// trail from before version 4 into the keyed chain (once).
 pub fn open_db(data_dir: &Path, named: Option<&Path>, by: &Actor, now: i64) -> anyhow::Result<Db> {
     let path = path(data_dir, named);
+    super::backup::keep_before_migrating(data_dir, now)?;
     let (keys, first_start) = load(&path, named.is_some(), || has_keyed_entries(data_dir))?;
     let db = Db::open(data_dir, keys.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let used = db.read(audit::key_ids).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -17,6 +17,34 @@ use crate::store::{migrate, DB_FILE};
 
 const PAGES_PER_STEP: std::os::raw::c_int = 256;
 
+/// Before a newer binary migrates an older database forward, a copy of it
+/// as it was goes to `<data-dir>/backups/`, checked, and is kept (never
+/// deleted by the server): going back to the older binary means restoring
+/// it. Returns where it went; nothing when there is nothing to migrate.
+pub fn keep_before_migrating(data_dir: &Path, now_ms: i64) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let Some(version) = migrate::version_at(&data_dir.join(DB_FILE)).map_err(|e| anyhow::anyhow!("{e}"))? else {
+        return Ok(None);
+    };
+    if version == 0 || version >= migrate::SCHEMA_VERSION {
+        return Ok(None);
+    }
+    let dir = data_dir.join("backups");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let to = dir.join(format!("molecule-schema-v{version}-{now_ms}-{}.db", std::process::id()));
+    backup(data_dir, &to)
+        .with_context(|| format!("keeping a copy before upgrading the schema, in {}", to.display()))?;
+    tracing::warn!(
+        from = version, to = migrate::SCHEMA_VERSION, copy = %to.display(),
+        "upgrading the database schema; the database as it was is kept"
+    );
+    Ok(Some(to))
+}
+
 /// Copies the live database to `to` (which must not exist), consistently,
 /// while the server keeps serving.
 pub fn backup(data_dir: &Path, to: &Path) -> anyhow::Result<u64> {
@@ -37,6 +65,10 @@ pub fn backup(data_dir: &Path, to: &Path) -> anyhow::Result<u64> {
         let mut dst = Connection::open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let b = rusqlite::backup::Backup::new(&src, &mut dst)?;
         b.run_to_completion(PAGES_PER_STEP, Duration::from_millis(5), None)?;
+        drop(b);
+        // The copy comes in WAL mode, like its source; a file on its own is
+        // one file (else checking it read-only leaves -wal and -shm beside it).
+        dst.execute_batch("PRAGMA journal_mode = DELETE;")?;
     }
     let check = verify(&tmp)?;
     std::fs::rename(&tmp, to)?;

@@ -14,6 +14,7 @@ pub mod bundles;
 pub mod catalog;
 pub mod channels;
 pub mod expiry;
+pub mod health;
 pub mod import;
 pub mod keys;
 pub mod list_cache;

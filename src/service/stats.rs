@@ -28,6 +28,8 @@ pub struct Gauges {
     pub expiring: Vec<(i64, i64)>,
     /// Requests dropped from keys' activity logs (a flood past the buffer).
     pub activity_dropped: u64,
+    /// Commits by other processes: (no credential changed, applied).
+    pub followed: (u64, u64),
 }
 
 pub async fn gauges(app: &App, who: Principal) -> Result<Gauges> {
@@ -74,5 +76,6 @@ pub async fn gauges(app: &App, who: Principal) -> Result<Gauges> {
         database_bytes,
         expiring,
         activity_dropped: app.activity.dropped(),
+        followed: app.creds.followed(),
     })
 }

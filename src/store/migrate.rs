@@ -22,6 +22,16 @@ const MIGRATIONS: &[&str] = &[
 
 pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 
+/// The schema version of the database at `path`, read without changing
+/// it; `None` when there is no database yet.
+pub fn version_at(path: &std::path::Path) -> Result<Option<i64>, StoreError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    Ok(Some(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+}
+
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     loop {
         // IMMEDIATE and a re-read of the version inside the transaction, so
@@ -34,7 +44,10 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         if !(0..=SCHEMA_VERSION).contains(&version) {
             return Err(StoreError::Other(format!(
                 "the database is at schema version {version}, not one this binary knows \
-                 (1..={SCHEMA_VERSION}); refusing to open it (is it newer than this binary?)"
+                 (molecule-tenant {} knows 1..={SCHEMA_VERSION}); refusing to open it (is it newer \
+                 than this binary?). Run the newer binary, or restore the copy the upgrade kept in \
+                 backups/ in the data dir",
+                env!("CARGO_PKG_VERSION")
             )));
         }
         let (sql, next) = match version {

@@ -35,9 +35,15 @@ pub(crate) struct Serve {
 
 impl Serve {
     pub(crate) fn start(data_dir: &Path) -> Serve {
+        Serve::start_with(data_dir, &[], "http")
+    }
+
+    /// With more flags (`--tls-cert …`), spoken to over `scheme`.
+    pub(crate) fn start_with(data_dir: &Path, extra: &[&str], scheme: &str) -> Serve {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -58,7 +64,7 @@ impl Serve {
         std::thread::spawn(move || lines.for_each(drop));
         Serve {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("{scheme}://127.0.0.1:{port}"),
         }
     }
 
@@ -73,7 +79,7 @@ impl Serve {
             .as_u16()
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         for _ in 0..100 {

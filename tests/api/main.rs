@@ -26,6 +26,7 @@ mod keys;
 mod mcp;
 mod metrics;
 mod openapi;
+mod ops;
 mod org;
 mod props;
 mod proxies;

@@ -1,7 +1,5 @@
 //! The routes that need no credential, and the ones that answer no one.
 
-use std::sync::atomic::Ordering;
-
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
@@ -9,17 +7,18 @@ use crate::domain::{Code, Error};
 use crate::http::error::{ApiError, ApiResult};
 use crate::service::App;
 
-/// Up, and following changes made on the box. A server that cannot see
-/// a `revoke-key` would keep honouring the key: that is not healthy.
+/// Up, and following changes made on the box, with the binary's and the
+/// schema's versions. A server that cannot see a `revoke-key` would keep
+/// honouring the key: that is not healthy.
 pub async fn health(app: web::Data<App>) -> HttpResponse {
-    if app.following.load(Ordering::Relaxed) && !app.creds.is_stale() {
-        HttpResponse::Ok().json(json!({ "status": "ok" }))
+    let h = crate::service::health::health(&app);
+    if h.following {
+        HttpResponse::Ok().json(h)
     } else {
-        HttpResponse::ServiceUnavailable().json(json!({
-            "status": "degraded",
-            "error": "the server cannot follow changes made on the box (see its log); restart it",
-            "code": "not_following_changes",
-        }))
+        let mut body = serde_json::to_value(&h).unwrap_or_default();
+        body["error"] = json!("the server cannot follow changes made on the box (see its log); restart it");
+        body["code"] = json!("not_following_changes");
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }
 

@@ -26,6 +26,7 @@ pub async fn metrics(
         database_bytes,
         expiring,
         activity_dropped,
+        followed: (unchanged, applied),
     } = stats::gauges(&app, who).await?;
     let mut s = Snapshot::default();
     let failures: Vec<(String, u64)> = failures.iter().map(|(f, n)| (f.as_str().to_owned(), *n)).collect();
@@ -101,6 +102,12 @@ pub async fn metrics(
         "Key and token requests left out of the activity log (a flood past its buffer)",
         "log",
         &[("activity".into(), activity_dropped)],
+    );
+    s.counter(
+        "molecule_followed_commits",
+        "Commits by other processes (the CLI, a replicator) seen, by whether they changed a credential",
+        "credentials",
+        &[("unchanged".into(), unchanged), ("applied".into(), applied)],
     );
     let mut out = String::new();
     requests

@@ -9,7 +9,7 @@ pub const OPS: &[Op] = &[
     op(
         "get",
         "/health",
-        "Liveness, and whether changes made on the box are followed",
+        "Liveness, the binary and schema versions, and whether changes made on the box are followed",
         Auth::None,
         200,
     ),
