@@ -15,6 +15,9 @@ fn agent(args: &HealthcheckArgs) -> anyhow::Result<ureq::Agent> {
     let mut config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
+        // The check is of this box's server: never through a proxy that
+        // the environment (HTTPS_PROXY, ALL_PROXY) names.
+        .proxy(None)
         .max_redirects(0);
     if let Some(path) = &args.ca_cert {
         let pem = std::fs::read(path).with_context(|| format!("reading {} (--ca-cert)", path.display()))?;

@@ -60,9 +60,11 @@ pub struct CredCache {
     apply: Mutex<()>,
     /// A committed change could not be applied: see the module comment.
     stale: AtomicBool,
-    /// Commits by other processes the follower looked at: those that
-    /// changed no credential (the CLI writing something else, Litestream's
-    /// bookkeeping) and those it applied.
+    /// Commits the follower looked at (any connection's but its own: this
+    /// server's writer, the CLI, a replicator's bookkeeping): those that
+    /// brought no credential change not yet applied, and those it applied
+    /// (in practice, the CLI's: this server's own are applied as they
+    /// commit).
     followed_unchanged: AtomicU64,
     followed_applied: AtomicU64,
 }
@@ -224,8 +226,7 @@ impl CredCache {
         Ok(())
     }
 
-    /// Commits by other processes looked at: (no credential changed,
-    /// credentials applied).
+    /// Commits the follower looked at: (nothing new for the map, applied).
     pub fn followed(&self) -> (u64, u64) {
         (
             self.followed_unchanged.load(Ordering::Relaxed),

@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::client::Client;
-use super::error::{invalid_json, ApiError};
+use super::error::ApiError;
 use crate::domain::token::{self, TokenKind};
 use crate::domain::{Code, Error};
 use crate::service::auth::{self, Presented};
@@ -186,36 +186,5 @@ impl FromRequest for Principal {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         ready(authenticate(req))
-    }
-}
-
-/// A JSON body that may be left out entirely. Unlike `Option<Json<T>>`,
-/// which silently treats a malformed body as absent, a body that is present
-/// must parse, or the request gets a 400.
-pub struct OptionalJson<T>(pub Option<T>);
-
-impl<T: serde::de::DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
-    type Error = ApiError;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let bytes = web::Bytes::from_request(req, payload);
-        Box::pin(async move {
-            let bytes = bytes.await.map_err(|e| {
-                let status = e.as_response_error().status_code();
-                let code = if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    Code::PayloadTooLarge
-                } else {
-                    Code::BadRequest
-                };
-                ApiError(Error::new(code, e.to_string()))
-            })?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(OptionalJson(None));
-            }
-            serde_json::from_slice(&bytes)
-                .map(|v| OptionalJson(Some(v)))
-                .map_err(invalid_json)
-        })
     }
 }

@@ -2,6 +2,7 @@
 //! the one place where an error becomes a status (error.rs). Handlers call
 //! the service layer and never storage.
 
+pub mod body;
 pub mod body_timeout;
 pub mod client;
 pub mod cors;

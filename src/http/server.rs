@@ -33,6 +33,14 @@ impl Application {
     /// Opens the data dir and binds the listener; the server starts serving
     /// when `run_until_stopped` is awaited.
     pub fn build(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
+        // The certificate before the database: a bad one refuses the start
+        // before any schema upgrade; SIGHUP handled from here on (its
+        // default would end the process mid-start).
+        let cert = match &settings.tls {
+            Some((cert, key)) => Some(tls::Certificate::load(cert, key)?),
+            None => None,
+        };
+        tls::reload_on_hangup(cert.clone()).context("listening for SIGHUP")?;
         let opened = App::open(settings.clone(), clock)?;
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("binding {} (--listen / MOLECULE_LISTEN)", settings.listen))?;
@@ -42,10 +50,6 @@ impl Application {
         let mcp = web::Data::new(mcp::transport(app.clone().into_inner(), &settings));
         let (state, body_timeout, max_body) = (app.clone(), settings.body_timeout, settings.max_body_bytes);
         let origins = std::sync::Arc::new(settings.cors_origins.clone());
-        let cert = match &settings.tls {
-            Some((cert, key)) => Some(tls::Certificate::load(cert, key)?),
-            None => None,
-        };
         let server = HttpServer::new(move || {
             ActixApp::new()
                 .app_data(state.clone())
@@ -119,7 +123,6 @@ impl Application {
             None => server.listen(listener)?,
         }
         .run();
-        tls::reload_on_hangup(cert).context("listening for SIGHUP")?;
         let flusher = Flusher::start(app.clone().into_inner())?;
         let watch = Watch::start(app.clone().into_inner(), opened.follower)?;
         Ok(Application {

@@ -70,7 +70,9 @@ pub fn backup(data_dir: &Path, to: &Path) -> anyhow::Result<u64> {
         // one file (else checking it read-only leaves -wal and -shm beside it).
         dst.execute_batch("PRAGMA journal_mode = DELETE;")?;
     }
-    let check = verify(&tmp)?;
+    let check = verify(&tmp).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
     std::fs::rename(&tmp, to)?;
     restrict(to);
     Ok(check)

@@ -28,7 +28,7 @@ pub struct Gauges {
     pub expiring: Vec<(i64, i64)>,
     /// Requests dropped from keys' activity logs (a flood past the buffer).
     pub activity_dropped: u64,
-    /// Commits by other processes: (no credential changed, applied).
+    /// Commits the credential follower looked at: (nothing new, applied).
     pub followed: (u64, u64),
 }
 

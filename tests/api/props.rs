@@ -203,3 +203,113 @@ fn arbitrary_json_bodies_never_get_a_5xx() {
     // And the server is still whole.
     assert_eq!(app.get("/org/whoami", &app.admin).status, 200);
 }
+
+/// Every JSON body is an object: an array (whose elements serde would
+/// otherwise take as the fields, in order), a string, a number, `true` or
+/// `null` gets `400 invalid_json` on every route that reads one, and
+/// changes nothing. The routes are checked against the OpenAPI document,
+/// so a new route cannot be left out.
+#[test]
+fn no_route_takes_a_body_that_is_not_an_object() {
+    let app = spawn_app();
+    let (ws, ws_token) = app.workspace("target", None);
+    let admin = app.admin.clone();
+    let key = app.mint(serde_json::json!({"name": "victim"}));
+    let key_id = key["id"].as_str().unwrap().to_string();
+    let asked = app.post(
+        &format!("/workspaces/{ws}/approvals"),
+        &ws_token,
+        serde_json::json!({"action": "deploy"}),
+    );
+    let approval = asked.body["approval_id"].as_str().unwrap().to_string();
+    let ch = app.post(
+        &format!("/workspaces/{ws}/channels"),
+        &admin,
+        serde_json::json!({"channel_type": "webhook", "config": {"url": "https://hooks.example.com/x"}}),
+    );
+    let channel = ch.body["id"].as_str().unwrap().to_string();
+    let routes: Vec<(&str, String, String)> = vec![
+        ("POST", "/org/tokens".into(), admin.clone()),
+        ("PATCH", format!("/org/tokens/{key_id}"), admin.clone()),
+        ("POST", format!("/org/tokens/{key_id}/rotate"), admin.clone()),
+        ("POST", "/org/tokens/leaked".into(), String::new()),
+        ("PUT", "/org/policy".into(), admin.clone()),
+        ("POST", "/login".into(), String::new()),
+        ("POST", "/workspaces".into(), admin.clone()),
+        ("PATCH", format!("/workspaces/{ws}"), admin.clone()),
+        ("POST", format!("/workspaces/{ws}/heartbeat"), ws_token.clone()),
+        ("POST", "/registry/register".into(), ws_token.clone()),
+        ("POST", "/registry/heartbeat".into(), ws_token.clone()),
+        ("POST", "/registry/update-card".into(), ws_token.clone()),
+        ("POST", format!("/workspaces/{ws}/tokens"), admin.clone()),
+        ("PUT", format!("/workspaces/{ws}/secrets"), admin.clone()),
+        ("POST", format!("/workspaces/{ws}/secrets"), admin.clone()),
+        ("PUT", "/settings/secrets".into(), admin.clone()),
+        ("POST", "/settings/secrets".into(), admin.clone()),
+        ("POST", format!("/workspaces/{ws}/approvals"), ws_token.clone()),
+        (
+            "POST",
+            format!("/workspaces/{ws}/approvals/{approval}/decide"),
+            admin.clone(),
+        ),
+        ("POST", format!("/workspaces/{ws}/channels"), admin.clone()),
+        ("PATCH", format!("/workspaces/{ws}/channels/{channel}"), admin.clone()),
+        ("POST", "/org/templates".into(), admin.clone()),
+        ("POST", "/org/import".into(), admin.clone()),
+        ("POST", "/templates/import".into(), admin.clone()),
+        ("POST", "/plugins".into(), admin.clone()),
+        ("PUT", "/org/plugins/allowlist".into(), admin.clone()),
+        ("POST", format!("/workspaces/{ws}/plugins"), admin.clone()),
+        ("POST", "/bundles/import".into(), admin.clone()),
+    ];
+    // Every operation the document says takes a JSON body is here (MCP's
+    // JSON-RPC aside: its envelope is the protocol's).
+    let doc = app.get("/openapi.json", "").body;
+    let shape = |path: &str| -> String {
+        path.split('/')
+            .map(|s| if s.starts_with('{') || s.len() == 36 { "{}" } else { s })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let listed: std::collections::BTreeSet<String> =
+        routes.iter().map(|(m, p, _)| format!("{m} {}", shape(p))).collect();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let json = op["requestBody"]["content"]["application/json"].is_object();
+            if json && path != "/mcp" {
+                let want = format!("{} {}", method.to_uppercase(), shape(path));
+                assert!(listed.contains(&want), "{want} is not covered");
+            }
+        }
+    }
+    let before = app.get("/org/audit?limit=1", &admin).body["entries"][0]["seq"].clone();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    for (method, path, token) in &routes {
+        for body in [
+            r#"["k","read-only",[],3600,null]"#,
+            "[]",
+            r#""text""#,
+            "7",
+            "true",
+            "null",
+        ] {
+            let mut req = ureq::http::Request::builder()
+                .method(*method)
+                .uri(app.url(path))
+                .header("Content-Type", "application/json")
+                .header("X-Molecule-UI", "1");
+            if !token.is_empty() {
+                req = req.header("Authorization", format!("Bearer {token}"));
+            }
+            let r = crate::helpers::read_response(agent.run(req.body(body.to_string()).unwrap()).unwrap());
+            assert_eq!(
+                (r.status, r.body["code"].as_str()),
+                (400, Some("invalid_json")),
+                "{method} {path} with {body}: {}",
+                r.text
+            );
+        }
+    }
+    // Nothing changed (a refused body writes nothing, not even an entry).
+    assert_eq!(app.get("/org/audit?limit=1", &admin).body["entries"][0]["seq"], before);
+}

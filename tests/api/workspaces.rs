@@ -94,7 +94,7 @@ fn bad_workspace_input_gets_a_clear_400() {
             "no such workspace",
         ),
         (json!({"name": "w", "colour": "red"}), "unknown field"),
-        (json!(["name"]), "expected struct"),
+        (json!(["name"]), "expected a JSON object"),
     ];
     for (body, words) in cases {
         let r = app.post("/workspaces", &app.admin, body.clone());

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 
+use crate::http::body::Json;
 use crate::http::error::ApiResult;
 use crate::http::gate::{Agent, Gated, WsAgent};
 use crate::service::agents::{self, HeartbeatBody, Register, UpdateCard};
@@ -10,7 +11,7 @@ use crate::service::App;
 pub async fn register(
     app: web::Data<App>,
     Gated(who, _): Gated<Agent>,
-    body: web::Json<Register>,
+    body: Json<Register>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(agents::register(&app, who, body.into_inner()).await?))
 }
@@ -18,7 +19,7 @@ pub async fn register(
 pub async fn heartbeat(
     app: web::Data<App>,
     Gated(who, _): Gated<Agent>,
-    body: web::Json<HeartbeatBody>,
+    body: Json<HeartbeatBody>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(agents::heartbeat(&app, who, body.into_inner()).await?))
 }
@@ -26,7 +27,7 @@ pub async fn heartbeat(
 pub async fn update_card(
     app: web::Data<App>,
     Gated(who, _): Gated<Agent>,
-    body: web::Json<UpdateCard>,
+    body: Json<UpdateCard>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(agents::update_card(&app, who, body.into_inner()).await?))
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 
+use crate::http::body::Json;
 use crate::http::error::ApiResult;
 use crate::http::gate::{Gated, Reader, WsAgent, WsReadOrAgent, WsWrite};
 use crate::service::approvals::{self, Decision, RequestApproval};
@@ -11,7 +12,7 @@ pub async fn request(
     app: web::Data<App>,
     Gated(who, _): Gated<WsAgent>,
     id: web::Path<String>,
-    body: web::Json<RequestApproval>,
+    body: Json<RequestApproval>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(approvals::request(&app, who, &id, body.into_inner()).await?))
 }
@@ -41,7 +42,7 @@ pub async fn decide(
     app: web::Data<App>,
     Gated(who, _): Gated<WsWrite>,
     path: web::Path<(String, String)>,
-    body: web::Json<Decision>,
+    body: Json<Decision>,
 ) -> ApiResult<HttpResponse> {
     let (id, approval) = path.into_inner();
     Ok(HttpResponse::Ok().json(approvals::decide(&app, who, &id, &approval, body.into_inner()).await?))

@@ -3,6 +3,7 @@
 use actix_web::{web, HttpResponse};
 
 use crate::domain::bundle::Bundle;
+use crate::http::body::Json;
 use crate::http::error::ApiResult;
 use crate::http::gate::{AdminWide, Gated, WsRead};
 use crate::service::bundles;
@@ -11,7 +12,7 @@ use crate::service::App;
 pub async fn import(
     app: web::Data<App>,
     Gated(who, _): Gated<AdminWide>,
-    body: web::Json<Bundle>,
+    body: Json<Bundle>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(bundles::import(&app, who, body.into_inner()).await?))
 }

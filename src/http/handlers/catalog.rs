@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::domain::catalog::pack;
 use crate::domain::Error;
+use crate::http::body::Json;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::gate::{AdminWide, Gated, Reader, ReaderWide, WsAgent, WsReadOrAgent, WsWrite};
 use crate::service::catalog::{self, ImportTemplate, Install, PutAllowlist, RegisterPlugin};
@@ -16,7 +17,7 @@ use crate::service::App;
 pub async fn import_template(
     app: web::Data<App>,
     Gated(who, _): Gated<AdminWide>,
-    body: web::Json<ImportTemplate>,
+    body: Json<ImportTemplate>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(catalog::import_template(&app, who, body.into_inner()).await?))
 }
@@ -28,7 +29,7 @@ pub async fn list_templates(app: web::Data<App>, Gated(who, _): Gated<Reader>) -
 pub async fn register_plugin(
     app: web::Data<App>,
     Gated(who, _): Gated<AdminWide>,
-    body: web::Json<RegisterPlugin>,
+    body: Json<RegisterPlugin>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(catalog::register_plugin(&app, who, body.into_inner()).await?))
 }
@@ -58,7 +59,7 @@ pub async fn get_allowlist(app: web::Data<App>, Gated(who, _): Gated<ReaderWide>
 pub async fn put_allowlist(
     app: web::Data<App>,
     Gated(who, _): Gated<AdminWide>,
-    body: web::Json<PutAllowlist>,
+    body: Json<PutAllowlist>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(catalog::put_allowlist(&app, who, body.into_inner()).await?))
 }
@@ -67,7 +68,7 @@ pub async fn install(
     app: web::Data<App>,
     Gated(who, _): Gated<WsWrite>,
     id: web::Path<String>,
-    body: web::Json<Install>,
+    body: Json<Install>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(catalog::install(&app, who, &id, body.into_inner()).await?))
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 
+use crate::http::body::Json;
 use crate::http::error::ApiResult;
 use crate::http::gate::{AnyCaller, Gated, WsReadOrAgent, WsWrite};
 use crate::service::channels::{self, CreateChannel, PatchChannel};
@@ -23,7 +24,7 @@ pub async fn create(
     app: web::Data<App>,
     Gated(who, _): Gated<WsWrite>,
     id: web::Path<String>,
-    body: web::Json<CreateChannel>,
+    body: Json<CreateChannel>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(channels::create(&app, who, &id, body.into_inner()).await?))
 }
@@ -32,7 +33,7 @@ pub async fn patch(
     app: web::Data<App>,
     Gated(who, _): Gated<WsWrite>,
     path: web::Path<(String, String)>,
-    body: web::Json<PatchChannel>,
+    body: Json<PatchChannel>,
 ) -> ApiResult<HttpResponse> {
     let (id, channel) = path.into_inner();
     Ok(HttpResponse::Ok().json(channels::patch(&app, who, &id, &channel, body.into_inner()).await?))

@@ -3,8 +3,8 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::http::body::{Json, OptionalJson};
 use crate::http::error::ApiResult;
-use crate::http::extract::OptionalJson;
 use crate::http::gate::{Admin, AdminWide, AnyKey, Gated, ReaderWide};
 use crate::service::activity;
 use crate::service::keys::{self, LeakReport, MintKeyRequest, PatchKey, RotateRequest};
@@ -22,7 +22,7 @@ pub async fn list(app: web::Data<App>, Gated(who, _): Gated<Admin>) -> ApiResult
 pub async fn mint(
     app: web::Data<App>,
     Gated(who, _): Gated<Admin>,
-    body: web::Json<MintKeyRequest>,
+    body: Json<MintKeyRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(keys::mint(&app, who, body.into_inner()).await?))
 }
@@ -49,7 +49,7 @@ pub async fn patch(
     app: web::Data<App>,
     Gated(who, _): Gated<Admin>,
     id: web::Path<String>,
-    body: web::Json<PatchKey>,
+    body: Json<PatchKey>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(keys::patch(&app, who, &id, body.into_inner()).await?))
 }
@@ -61,7 +61,7 @@ pub async fn get_policy(app: web::Data<App>, Gated(who, _): Gated<ReaderWide>) -
 pub async fn put_policy(
     app: web::Data<App>,
     Gated(who, _): Gated<AdminWide>,
-    body: web::Json<PutPolicy>,
+    body: Json<PutPolicy>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(policy::put(&app, who, body.into_inner()).await?))
 }
@@ -78,7 +78,7 @@ pub async fn activity(
 pub async fn leaked(
     req: actix_web::HttpRequest,
     app: web::Data<App>,
-    body: web::Json<LeakReport>,
+    body: Json<LeakReport>,
 ) -> ApiResult<HttpResponse> {
     let client = crate::http::extract::client(&req).addr;
     Ok(HttpResponse::Accepted().json(keys::report_leaked(&app, client, body.into_inner()).await?))

@@ -105,7 +105,7 @@ pub async fn metrics(
     );
     s.counter(
         "molecule_followed_commits",
-        "Commits by other processes (the CLI, a replicator) seen, by whether they changed a credential",
+        "Commits the credential follower looked at, by whether they brought credential changes not yet applied",
         "credentials",
         &[("unchanged".into(), unchanged), ("applied".into(), applied)],
     );

@@ -47,7 +47,7 @@ fn utf8(body: web::Bytes) -> Result<String, ApiError> {
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(invalid_json)
+    crate::http::body::object_from_slice(body).map_err(invalid_json)
 }
 
 #[derive(Deserialize)]

@@ -3,6 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::http::body::Json;
 use crate::http::error::ApiResult;
 use crate::http::gate::{AdminWide, Gated, ReaderWide, WsAgent, WsReadOrAgent, WsWrite};
 use crate::service::secrets::{self, PutSecret};
@@ -20,7 +21,7 @@ pub async fn put_for_workspace(
     app: web::Data<App>,
     Gated(who, _): Gated<WsWrite>,
     id: web::Path<String>,
-    body: web::Json<PutSecret>,
+    body: Json<PutSecret>,
 ) -> ApiResult<HttpResponse> {
     let key = secrets::put_for_workspace(&app, who, &id, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "saved", "key": key })))
@@ -53,7 +54,7 @@ pub async fn list_global(app: web::Data<App>, Gated(who, _): Gated<ReaderWide>) 
 pub async fn put_global(
     app: web::Data<App>,
     Gated(who, _): Gated<AdminWide>,
-    body: web::Json<PutSecret>,
+    body: Json<PutSecret>,
 ) -> ApiResult<HttpResponse> {
     let key = secrets::put_global(&app, who, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "saved", "key": key, "scope": "global" })))

@@ -9,6 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde_json::json;
 
 use super::ui;
+use crate::http::body::Json;
 use crate::http::error::ApiResult;
 use crate::http::extract::{check_same_site, client, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use crate::http::gate::{AdminWide, Gated};
@@ -72,11 +73,7 @@ pub async fn link_page() -> HttpResponse {
 }
 
 /// Spends a sign-in link's code and sets the session cookie.
-pub async fn sign_in_with_link(
-    req: HttpRequest,
-    app: web::Data<App>,
-    body: web::Json<LinkBody>,
-) -> ApiResult<HttpResponse> {
+pub async fn sign_in_with_link(req: HttpRequest, app: web::Data<App>, body: Json<LinkBody>) -> ApiResult<HttpResponse> {
     check_same_site(&req)?;
     let opened = sessions::sign_in_with_link(&app, &body.code, browser(&req)).await?;
     Ok(signed_in(HttpResponse::Ok(), opened))

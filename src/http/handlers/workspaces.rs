@@ -4,8 +4,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::http::body::{Json, OptionalJson};
 use crate::http::error::ApiResult;
-use crate::http::extract::{client, OptionalJson};
+use crate::http::extract::client;
 use crate::http::gate::{Gated, Reader, Writer, WsAgent, WsReadOrAgent, WsWrite};
 use crate::service::agents::{self, HeartbeatBody};
 use crate::service::workspaces::{self as ws, CreateWorkspace, ListQuery, Listed};
@@ -34,7 +35,7 @@ pub async fn create(
     req: HttpRequest,
     app: web::Data<App>,
     Gated(who, _): Gated<Writer>,
-    body: web::Json<CreateWorkspace>,
+    body: Json<CreateWorkspace>,
 ) -> ApiResult<HttpResponse> {
     // The address this request came to names the server in an external
     // workspace's connection block when --public-url does not: its Host
@@ -63,7 +64,7 @@ pub async fn patch(
     app: web::Data<App>,
     Gated(who, _): Gated<WsWrite>,
     id: web::Path<String>,
-    body: web::Json<Value>,
+    body: Json<Value>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(ws::patch(&app, who, &id, body.into_inner()).await?))
 }

@@ -3,8 +3,8 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
+use crate::http::body::OptionalJson;
 use crate::http::error::ApiResult;
-use crate::http::extract::OptionalJson;
 use crate::http::gate::{Gated, WsRead, WsReadOrAgent, WsWrite};
 use crate::service::ws_tokens::{self, MintTokenRequest};
 use crate::service::App;
