@@ -54,6 +54,7 @@ CREATE TABLE workspaces (
 );
 CREATE INDEX workspaces_parent ON workspaces (parent_id) WHERE deleted_at IS NULL;
 CREATE INDEX workspaces_deleted ON workspaces (deleted_at) WHERE deleted_at IS NOT NULL;  -- v4
+CREATE INDEX workspaces_live ON workspaces (deleted_at) WHERE deleted_at IS NULL;  -- v6
 
 CREATE TABLE org_keys (
     id           TEXT PRIMARY KEY,
@@ -160,6 +161,7 @@ CREATE INDEX approvals_pending ON approvals (created_at) WHERE status = 'pending
 -- `_ended` indexes.
 CREATE INDEX approvals_ended ON approvals (coalesce(decided_at, expires_at));  -- v4
 CREATE INDEX approvals_workspace ON approvals (workspace_id, created_at);
+CREATE INDEX approvals_pending_by_workspace ON approvals (workspace_id, expires_at) WHERE status = 'pending';  -- v6
 
 -- One channel per type per workspace. Credential-bearing fields are sealed
 -- together as one JSON object; the rest is plain JSON.
@@ -269,6 +271,7 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_seq ON sessions (seq);
 CREATE INDEX sessions_key ON sessions (key_id) WHERE key_id IS NOT NULL;
 CREATE INDEX sessions_ended ON sessions (coalesce(revoked_at, expires_at));  -- v4
+CREATE INDEX sessions_open ON sessions (expires_at) WHERE revoked_at IS NULL;  -- v6
 
 -- The org's key policy, expiry notices sent, recent requests per credential  -- v5
 -- (version 5).  -- v5

@@ -18,6 +18,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_keyed_audit.sql"),
     // 4 -> 5: key policy, limits and activity.
     include_str!("migrations/0005_key_policy.sql"),
+    // 5 -> 6: indexes of live rows, so costs do not grow with history.
+    include_str!("migrations/0006_live_indexes.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
@@ -101,7 +103,7 @@ mod tests {
     fn version_1() -> String {
         let v3: String = SCHEMA
             .lines()
-            .filter(|l| !l.ends_with("-- v4") && !l.ends_with("-- v5"))
+            .filter(|l| !["-- v4", "-- v5", "-- v6"].iter().any(|v| l.ends_with(v)))
             .map(|l| format!("{l}\n"))
             .collect();
         // A column list whose last columns were left out ends in a comma.

@@ -164,6 +164,7 @@ fn a_database_from_before_the_keyed_chain_is_sealed_once_on_first_start() {
     conn.execute_batch(
         "DROP INDEX login_links_ended; DROP INDEX workspaces_deleted;
          ALTER TABLE audit_log DROP COLUMN key_id;
+         DROP INDEX workspaces_live; DROP INDEX approvals_pending_by_workspace; DROP INDEX sessions_open;
          DROP TABLE org_policy; DROP TABLE expiry_notices; DROP TABLE cred_activity;
          ALTER TABLE org_keys DROP COLUMN description; ALTER TABLE org_keys DROP COLUMN disabled_at;
          ALTER TABLE org_keys DROP COLUMN allowed_cidrs; ALTER TABLE org_keys DROP COLUMN rate_limit_requests;

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
+use molecule_tenant::store::migrate::SCHEMA_VERSION;
 use rusqlite::Connection;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -41,7 +42,7 @@ fn health_names_the_version_and_schema_and_healthcheck_exits_by_it() {
         .unwrap();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(body["schema_version"], 5);
+    assert_eq!(body["schema_version"], SCHEMA_VERSION);
     assert_eq!(body["following"], true);
     let v = Command::new(BIN).arg("--version").output().unwrap();
     assert_eq!(
@@ -104,12 +105,13 @@ fn commits_by_other_processes_are_looked_at_and_applied_only_when_they_change_cr
     assert_eq!(followed("applied"), applied + 1);
 }
 
-/// Takes a fresh database back to schema version 4, as the previous
-/// release left it.
+/// Takes a fresh database back to schema version 4, as an earlier release
+/// left it.
 fn as_version_4(db: &Path) {
     let conn = Connection::open(db).unwrap();
     conn.execute_batch(
-        "DROP TABLE org_policy; DROP TABLE expiry_notices; DROP TABLE cred_activity;
+        "DROP INDEX workspaces_live; DROP INDEX approvals_pending_by_workspace; DROP INDEX sessions_open;
+         DROP TABLE org_policy; DROP TABLE expiry_notices; DROP TABLE cred_activity;
          ALTER TABLE org_keys DROP COLUMN description; ALTER TABLE org_keys DROP COLUMN disabled_at;
          ALTER TABLE org_keys DROP COLUMN allowed_cidrs; ALTER TABLE org_keys DROP COLUMN rate_limit_requests;
          ALTER TABLE org_keys DROP COLUMN rate_limit_seconds; ALTER TABLE org_keys DROP COLUMN last_used_ip;
@@ -140,7 +142,7 @@ fn an_upgrade_keeps_a_copy_of_the_old_database_and_an_older_binary_refuses_a_new
     let serve = Serve::start(&d);
     assert_eq!(serve.status("/org/whoami", &key), 200);
     serve.terminate();
-    assert_eq!(version(&d.join("molecule.db")), 5);
+    assert_eq!(version(&d.join("molecule.db")), SCHEMA_VERSION);
     let kept: Vec<_> = std::fs::read_dir(d.join("backups"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -167,7 +169,7 @@ fn an_upgrade_keeps_a_copy_of_the_old_database_and_an_older_binary_refuses_a_new
     // A database from a newer binary: refused, in words, untouched.
     Connection::open(d.join("molecule.db"))
         .unwrap()
-        .execute_batch("PRAGMA user_version = 6")
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .unwrap();
     let o = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -177,10 +179,12 @@ fn an_upgrade_keeps_a_copy_of_the_old_database_and_an_older_binary_refuses_a_new
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(
-        err.contains("schema version 6") && err.contains("newer than this binary") && err.contains("backups/"),
+        err.contains(&format!("schema version {}", SCHEMA_VERSION + 1))
+            && err.contains("newer than this binary")
+            && err.contains("backups/"),
         "{err}"
     );
-    assert_eq!(version(&d.join("molecule.db")), 6);
+    assert_eq!(version(&d.join("molecule.db")), SCHEMA_VERSION + 1);
     assert_eq!(std::fs::read_dir(d.join("backups")).unwrap().count(), 1);
 }
 
@@ -327,4 +331,19 @@ fn tls_serves_http1_and_http2_and_a_sighup_swaps_the_certificate_without_droppin
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(check(&b_cert), Some(0));
     assert!(serve.terminate().success());
+}
+
+#[test]
+fn a_command_run_as_another_user_than_the_data_dir_s_owner_is_refused_and_writes_nothing() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path().join("d");
+    std::fs::create_dir(&d).unwrap();
+    // Only root can give the dir away; as anyone else there is no one to be.
+    if std::os::unix::fs::chown(&d, Some(65534), Some(65534)).is_err() {
+        return;
+    }
+    let o = run(&["mint-key", "--label", "as-root"], &d);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("belongs to uid 65534"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "nothing written");
 }

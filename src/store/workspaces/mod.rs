@@ -75,7 +75,8 @@ pub fn each_in_page(
     let (mut stmt, values): (_, Vec<rusqlite::types::Value>) = match roots {
         None => {
             let sql = format!(
-                "SELECT {COLUMNS}, rowid FROM workspaces WHERE deleted_at IS NULL AND rowid > ?1 ORDER BY rowid LIMIT ?2"
+                "SELECT {COLUMNS}, rowid FROM workspaces INDEXED BY workspaces_live
+                 WHERE deleted_at IS NULL AND rowid > ?1 ORDER BY rowid LIMIT ?2"
             );
             (conn.prepare_cached(&sql)?, vec![after.into(), limit.into()])
         }

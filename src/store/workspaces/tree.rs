@@ -11,16 +11,20 @@ use crate::domain::workspace::MAX_DEPTH;
 
 /// `down(id)`: the workspace `?1` and all its live descendants. `UNION`
 /// (not `UNION ALL`) ends the walk even on a corrupt, cyclic tree.
+///
+/// The walks by parent name their index: `workspaces_live` (every live row,
+/// for the list) also matches `deleted_at IS NULL`, and without statistics
+/// SQLite may take it and visit every live workspace at each step.
 pub const SUBTREE: &str = "WITH RECURSIVE down(id) AS (
     SELECT id FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
-    UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)";
+    UNION SELECT w.id FROM workspaces w INDEXED BY workspaces_parent JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)";
 
 /// `down(id)`: every live workspace under `n` roots given as parameters.
 pub fn subtrees(n: usize) -> String {
     format!(
         "WITH RECURSIVE down(id) AS (
             SELECT id FROM workspaces WHERE deleted_at IS NULL AND id IN ({})
-            UNION SELECT w.id FROM workspaces w JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)",
+            UNION SELECT w.id FROM workspaces w INDEXED BY workspaces_parent JOIN down ON w.parent_id = down.id WHERE w.deleted_at IS NULL)",
         placeholders(n)
     )
 }
@@ -29,13 +33,14 @@ pub fn subtrees(n: usize) -> String {
 /// how many there are in all.
 pub fn children(conn: &Connection, id: WorkspaceId, limit: i64) -> StoreResult<(Vec<(WorkspaceId, String)>, i64)> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, name FROM workspaces WHERE parent_id = ?1 AND deleted_at IS NULL ORDER BY rowid LIMIT ?2",
+        "SELECT id, name FROM workspaces INDEXED BY workspaces_parent WHERE parent_id = ?1 AND deleted_at IS NULL
+         ORDER BY rowid LIMIT ?2",
     )?;
     let rows = stmt
         .query_map(params![id, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<Vec<_>, _>>()?;
     let total = conn.query_row(
-        "SELECT count(*) FROM workspaces WHERE parent_id = ?1 AND deleted_at IS NULL",
+        "SELECT count(*) FROM workspaces INDEXED BY workspaces_parent WHERE parent_id = ?1 AND deleted_at IS NULL",
         [id],
         |r| r.get(0),
     )?;
@@ -76,7 +81,7 @@ pub fn height(conn: &Connection, id: WorkspaceId) -> StoreResult<i64> {
     Ok(conn.query_row(
         "WITH RECURSIVE down(id, depth) AS (
             SELECT id, 1 FROM workspaces WHERE id = ?1 AND deleted_at IS NULL
-            UNION SELECT w.id, down.depth + 1 FROM workspaces w JOIN down ON w.parent_id = down.id
+            UNION SELECT w.id, down.depth + 1 FROM workspaces w INDEXED BY workspaces_parent JOIN down ON w.parent_id = down.id
                   WHERE w.deleted_at IS NULL AND down.depth <= ?2)
          SELECT coalesce(max(depth), 0) FROM down",
         params![id, MAX_DEPTH],
