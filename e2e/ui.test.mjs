@@ -418,6 +418,8 @@ test("an admin limits, edits, watches and disables a key, and sets the key polic
     assert.equal(ch.status, 201);
     await page.click("#tab-policy");
     await page.locator("#panel-policy").waitFor(WAIT);
+    // The form opens once the policy in force is shown in it.
+    await page.locator("#policy-fields:not([disabled])").waitFor(WAIT);
     await page.fill("#policy-max-days", "90");
     await page.check("#policy-require");
     await page.selectOption("#policy-channel", ch.body.id);

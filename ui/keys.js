@@ -283,6 +283,7 @@ const DAY_SECS = 86400;
 
 async function loadPolicy() {
   formError("policy-error", null);
+  $("policy-fields").disabled = true;
   const [policy, workspaces] = await Promise.all([api("GET", "/org/policy"), allWorkspaces()]);
   // Channels live in workspaces: every workspace's, to pick one from.
   const lists = await Promise.all(
@@ -304,6 +305,7 @@ async function loadPolicy() {
   $("policy-max-days").value = max ? String(Math.round((max / DAY_SECS) * 100) / 100) : "";
   $("policy-require").checked = policy.require_expiry;
   showPolicyStatus(policy);
+  $("policy-fields").disabled = false;
 }
 
 function showPolicyStatus(policy) {
