@@ -162,7 +162,7 @@ test("a newcomer signs in with a one-time link, mints a key, uses it, revokes it
 
   await t.test("Revoke, confirmed, makes the very next request fail", async () => {
     const row = page.locator(`#keys-table tr[data-prefix="${prefix}"]`);
-    await row.getByRole("button", { name: "Revoke" }).click();
+    await row.getByRole("button", { name: /^Revoke / }).click();
     assert.match(await page.textContent("#confirm-text"), new RegExp(prefix));
     await page.click("#confirm-ok");
     await row.waitFor({ state: "detached", ...WAIT });
@@ -185,7 +185,7 @@ test("a newcomer signs in with a one-time link, mints a key, uses it, revokes it
     const row = page.locator(`#ap-table tr[data-id="${asked.body.approval_id}"]`);
     await row.waitFor(WAIT);
     await shot(page, "approvals");
-    await row.getByRole("button", { name: "Approve" }).click();
+    await row.getByRole("button", { name: /^Approve / }).click();
     await row.waitFor({ state: "detached", ...WAIT });
     const got = await http("GET", `/workspaces/${ws.body.id}/approvals/${asked.body.approval_id}`, admin);
     assert.equal(got.body.status, "approved");
@@ -197,7 +197,7 @@ test("a newcomer signs in with a one-time link, mints a key, uses it, revokes it
     await page.click('nav a[data-page="settings"]');
     const row = page.locator(`#keys-table tr[data-prefix="${minted.body.prefix}"]`);
     await row.waitFor(WAIT);
-    await row.getByRole("button", { name: "Rotate" }).click();
+    await row.getByRole("button", { name: /^Rotate / }).click();
     await page.selectOption("#rotate-grace", "3600");
     await page.click("#rotate-go");
     await page.locator("#dlg-token[open]").waitFor(WAIT);
@@ -231,7 +231,7 @@ test("a newcomer signs in with a one-time link, mints a key, uses it, revokes it
     await row.waitFor(WAIT);
     await shot(page, "workspaces");
     const parent = page.locator("#ws-table tbody tr").filter({ hasText: "analyst" });
-    await parent.getByRole("button", { name: "Delete" }).click();
+    await parent.getByRole("button", { name: /^Delete / }).click();
     await page.click("#confirm-ok");
     await page.locator("#confirm-title", { hasText: "sub-workspaces" }).waitFor(WAIT);
     assert.match(await page.textContent("#confirm-text"), /research-sub/);
@@ -364,7 +364,7 @@ test("an admin limits, edits, watches and disables a key, and sets the key polic
   });
 
   await t.test("Edit changes its ranges at once", async () => {
-    await row().getByRole("button", { name: "Edit" }).click();
+    await row().getByRole("button", { name: /^Edit / }).click();
     assert.equal(await page.inputValue("#edit-cidrs"), "10.0.0.0/8");
     await page.fill("#edit-cidrs", "127.0.0.1/32");
     await page.fill("#edit-name", "nightly-export");
@@ -387,7 +387,7 @@ test("an admin limits, edits, watches and disables a key, and sets the key polic
     }
     await page.reload();
     await row().waitFor(WAIT);
-    await row().getByRole("button", { name: "Activity" }).click();
+    await row().getByRole("button", { name: /^Activity / }).click();
     await page.locator("#dlg-activity[open]").waitFor(WAIT);
     const rows = await page.locator("#activity-table tbody tr").allTextContents();
     assert.ok(rows.some((r) => /GET \/workspaces.*200/.test(r)), rows.join("\n"));
@@ -399,13 +399,13 @@ test("an admin limits, edits, watches and disables a key, and sets the key polic
   });
 
   await t.test("Disable refuses it until Enable", async () => {
-    await row().getByRole("button", { name: "Disable" }).click();
+    await row().getByRole("button", { name: /^Disable / }).click();
     await page.click("#confirm-ok");
-    await row().getByRole("button", { name: "Enable" }).waitFor(WAIT);
+    await row().getByRole("button", { name: /^Enable / }).waitFor(WAIT);
     assert.match(await row().textContent(), /disabled/);
     assert.equal((await http("GET", "/org/whoami", token)).status, 401);
-    await row().getByRole("button", { name: "Enable" }).click();
-    await row().getByRole("button", { name: "Disable" }).waitFor(WAIT);
+    await row().getByRole("button", { name: /^Enable / }).click();
+    await row().getByRole("button", { name: /^Disable / }).waitFor(WAIT);
     assert.equal((await http("GET", "/org/whoami", token)).status, 200);
   });
 
@@ -443,6 +443,66 @@ test("an admin limits, edits, watches and disables a key, and sets the key polic
     await page.keyboard.press("Escape");
     // Back as it was, for whoever runs after.
     await http("PUT", "/org/policy", admin, { require_expiry: false });
+  });
+
+  await context.close();
+});
+
+test("on a phone: a bad pasted key is said, long names wrap, dialogs fit, a shown token survives Esc", async (t) => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const inViewport = async (selector) => {
+    const box = await page.locator(selector).boundingBox();
+    return box && box.x >= 0 && box.y >= 0 && box.x + box.width <= 390 && box.y + box.height <= 844;
+  };
+
+  await t.test("a wrong key pasted into the sign-in form gets an error in words", async () => {
+    await page.goto(`${base}/ui/`);
+    await page.fill("#signin-key", "mol_org_" + "x".repeat(49));
+    await page.click('#signin-form button[type="submit"]');
+    await page.locator("#alert").waitFor(WAIT);
+    assert.match(await page.textContent("#alert-text"), /not accepted/);
+    assert.equal(await page.locator("#page-signin").isVisible(), true);
+  });
+
+  await t.test("a 255-character name wraps: the page is as wide as the phone", async () => {
+    const long = "n".repeat(255);
+    const made = await http("POST", "/workspaces", admin, { name: long });
+    assert.equal(made.status, 201);
+    await page.fill("#signin-key", admin);
+    await page.click('#signin-form button[type="submit"]');
+    await page.locator("#toolbar").waitFor(WAIT);
+    await page.goto(`${base}/ui/#/workspaces`);
+    const row = page.locator("#ws-table tbody tr", { hasText: long });
+    await row.waitFor(WAIT);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `the page is ${width}px wide on a 390px screen`);
+    // Its Delete button is named with the row, and can be reached.
+    const del = row.getByRole("button", { name: `Delete ${long}` });
+    await del.scrollIntoViewIfNeeded();
+    assert.ok(await del.isVisible());
+    await shot(page, "workspaces-phone");
+  });
+
+  await t.test("New Key's buttons are on screen, and Esc does not throw the token away", async () => {
+    await page.goto(`${base}/ui/#/settings/keys`);
+    await page.locator("#panel-keys").waitFor(WAIT);
+    await page.click("#key-new");
+    await page.locator("#dlg-key[open]").waitFor(WAIT);
+    await page.locator("#key-create").scrollIntoViewIfNeeded();
+    assert.ok(await inViewport("#key-create"), "Create key can be tapped");
+    await page.fill("#key-name", "phone-key");
+    await page.click("#key-create");
+    await page.locator("#dlg-token[open]").waitFor(WAIT);
+    const token = await page.inputValue("#token-value");
+    await page.keyboard.press("Escape");
+    assert.equal(await page.locator("#dlg-token[open]").count(), 1, "still open after Esc");
+    assert.equal(await page.inputValue("#token-value"), token, "and the token is still there");
+    await page.locator("#token-done").scrollIntoViewIfNeeded();
+    assert.ok(await inViewport("#token-done"), "I have copied it can be tapped");
+    await page.click("#token-done");
+    await page.locator("#dlg-token").waitFor({ state: "hidden", ...WAIT });
+    await shot(page, "org-api-keys-phone");
   });
 
   await context.close();

@@ -235,7 +235,17 @@ async function signInWithKey(ev) {
   const input = $("signin-key");
   const key = input.value.trim();
   input.value = "";
-  await api("POST", "/org/sessions", undefined, { Authorization: `Bearer ${key}` });
+  try {
+    await api("POST", "/org/sessions", undefined, { Authorization: `Bearer ${key}` });
+  } catch (e) {
+    // A refused key is said in words (guarded() leaves 401s to the
+    // sign-out path, and there is no session here to end).
+    if (e instanceof ApiError && e.status === 401) {
+      showError(new Error("That key was not accepted: it is unknown, revoked, expired or mistyped."));
+      return;
+    }
+    throw e;
+  }
   await start();
 }
 
@@ -361,7 +371,11 @@ async function loadWorkspaces() {
       el(
         "td",
         { class: "row-actions" },
-        el("button", { type: "button", class: "danger", on: { click: guarded(() => deleteWorkspace(w)) } }, "Delete"),
+        el(
+          "button",
+          { type: "button", class: "danger", "aria-label": `Delete ${w.name}`, on: { click: guarded(() => deleteWorkspace(w)) } },
+          "Delete",
+        ),
       ),
     ),
   );
@@ -457,8 +471,12 @@ async function loadApprovals() {
       el(
         "td",
         { class: "row-actions" },
-        el("button", { type: "button", on: { click: decide(a, "approved") } }, "Approve"),
-        el("button", { type: "button", class: "danger", on: { click: decide(a, "denied") } }, "Deny"),
+        el("button", { type: "button", "aria-label": `Approve ${a.action}`, on: { click: decide(a, "approved") } }, "Approve"),
+        el(
+          "button",
+          { type: "button", class: "danger", "aria-label": `Deny ${a.action}`, on: { click: decide(a, "denied") } },
+          "Deny",
+        ),
       ),
     ),
   );
@@ -533,9 +551,11 @@ document.addEventListener("DOMContentLoaded", () => {
   $("ws-new").addEventListener("click", guarded(openNewWorkspace));
   $("ws-form").addEventListener("submit", createWorkspace);
   $("token-copy").addEventListener("click", guarded(copyToken));
-  // Forget on the button (before the dialog closes) and on Esc.
+  // Forget on the button (before the dialog closes). Esc does not close
+  // it: a token shown once is not thrown away by a stray key.
   $("token-done").addEventListener("click", forgetToken);
   $("dlg-token").addEventListener("close", forgetToken);
+  $("dlg-token").addEventListener("cancel", (ev) => ev.preventDefault());
   for (const btn of document.querySelectorAll("[data-close]")) {
     btn.addEventListener("click", () => btn.closest("dialog").close());
   }

@@ -56,8 +56,13 @@ function keyRow(k, names) {
     rateText(k.rate_limit),
   ].filter(Boolean);
   const usedFrom = [k.last_used_ip, k.last_used_user_agent].filter(Boolean).join(" · ");
+  // Named with the key, so that a screen reader's list of buttons says which.
   const button = (label, cls, fn) =>
-    el("button", { type: "button", class: `${cls} small`, on: { click: guarded(fn) } }, label);
+    el(
+      "button",
+      { type: "button", class: `${cls} small`, "aria-label": `${label} ${k.name}`, on: { click: guarded(fn) } },
+      label,
+    );
   return el(
     "tr",
     { "data-prefix": k.prefix, class: k.disabled ? "disabled-row" : "" },

@@ -366,6 +366,9 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
 
 pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.data_dir;
+    // Before anything is replaced: a database restored by another user
+    // would be one the server cannot open.
+    crate::ops::data_dir::check_owner(&dir.data_dir)?;
     audit_key::check_backup(&args.from, &dir.data_dir, dir.audit_key_file.as_deref())?;
     let bytes = crate::ops::backup::restore(&args.data_dir.data_dir, &args.from)?;
     let db = open_db(&args.data_dir)?;

@@ -220,10 +220,12 @@ impl CredCache {
 
     /// Applies every change committed since the last sync, read from `conn`
     /// (which must not be inside a transaction).
-    pub fn sync(&self, conn: &Connection) -> StoreResult<()> {
-        self.apply_since(conn)?;
+    /// Applies what was committed since the last sync; true when that was
+    /// anything (for the follower's count).
+    pub fn sync(&self, conn: &Connection) -> StoreResult<bool> {
+        let applied = self.apply_since(conn)?;
         self.stale.store(false, Ordering::Release);
-        Ok(())
+        Ok(applied)
     }
 
     /// Commits the follower looked at: (nothing new for the map, applied).
@@ -242,13 +244,13 @@ impl CredCache {
         self.stale.store(true, Ordering::Release);
     }
 
-    fn apply_since(&self, conn: &Connection) -> StoreResult<()> {
+    fn apply_since(&self, conn: &Connection) -> StoreResult<bool> {
         // The counter and the rows come from one read snapshot.
         let tx = conn.unchecked_transaction()?;
         let seq = rows::committed_seq(&tx)?;
         let seen = self.seen_seq();
         if seq <= seen {
-            return Ok(());
+            return Ok(false);
         }
         let mut changes: Vec<([u8; 32], Option<Credential>)> = Vec::new();
         rows::changed_since(&tx, seen, |row| match row {
@@ -272,7 +274,7 @@ impl CredCache {
         let _applying = self.apply.lock().unwrap_or_else(|e| e.into_inner());
         if seq <= self.seen_seq() {
             // A newer snapshot was applied while this one was read.
-            return Ok(());
+            return Ok(false);
         }
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         for (hash, change) in changes {
@@ -296,7 +298,7 @@ impl CredCache {
             }
         }
         self.seen.store(seq, Ordering::Release);
-        Ok(())
+        Ok(true)
     }
 
     /// Uses not yet written to the database. They are marked flushed at
@@ -365,12 +367,11 @@ impl Follower {
         let dv = store::data_version(&self.conn).inspect_err(|_| creds.mark_stale())?;
         if dv != self.data_version || creds.is_stale() {
             db.bump_generation();
-            let before = creds.seen_seq();
-            creds.sync(&self.conn).inspect_err(|_| creds.mark_stale())?;
-            let counter = if creds.seen_seq() == before {
-                &creds.followed_unchanged
-            } else {
+            let applied = creds.sync(&self.conn).inspect_err(|_| creds.mark_stale())?;
+            let counter = if applied {
                 &creds.followed_applied
+            } else {
+                &creds.followed_unchanged
             };
             counter.fetch_add(1, Ordering::Relaxed);
             self.data_version = dv;

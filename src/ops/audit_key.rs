@@ -148,45 +148,16 @@ pub fn check_backup(backup: &Path, data_dir: &Path, named: Option<&Path>) -> any
     Ok(())
 }
 
-/// Only the data dir's owner may open it: a command run as another user
-/// (root, say) would leave files the server cannot write (the WAL, the
-/// anchor), and lock it out of its own database.
-fn check_owner(data_dir: &Path) -> anyhow::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let (Ok(meta), Some(me)) = (std::fs::metadata(data_dir), effective_uid()) else {
-            return Ok(());
-        };
-        if meta.uid() != me {
-            bail!(
-                "the data dir {} belongs to uid {}, and this runs as uid {me}: run it as the dir's owner \
-                 (runuser -u OWNER -- molecule-tenant …), or the files it writes would lock the server out",
-                data_dir.display(),
-                meta.uid()
-            );
-        }
-    }
-    Ok(())
-}
-
-/// The effective uid, from /proc (std has no geteuid, and this crate
-/// forbids unsafe code).
-#[cfg(target_os = "linux")]
-fn effective_uid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// Opens the database in `data_dir` with its audit key: the one way every
 /// process opens it. Refuses keys that do not cover the trail; seals a
 /// trail from before version 4 into the keyed chain (once).
 pub fn open_db(data_dir: &Path, named: Option<&Path>, by: &Actor, now: i64) -> anyhow::Result<Db> {
-    check_owner(data_dir)?;
+    super::data_dir::check_owner(data_dir)?;
     let path = path(data_dir, named);
-    super::backup::keep_before_migrating(data_dir, now)?;
+    // The keys first: an open that would fail for want of them leaves no
+    // copy behind (a restart loop would otherwise fill backups/).
     let (keys, first_start) = load(&path, named.is_some(), || has_keyed_entries(data_dir))?;
+    super::backup::keep_before_migrating(data_dir, now)?;
     let db = Db::open(data_dir, keys.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let used = db.read(audit::key_ids).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(missing) = used.iter().find(|id| keys.get(id).is_none()) {

@@ -61,16 +61,22 @@ pub fn backup(data_dir: &Path, to: &Path) -> anyhow::Result<u64> {
     // Owner-only from the first byte: the copy holds token hashes, the
     // audit trail and sealed secrets.
     create_private(&tmp)?;
-    {
-        let mut dst = Connection::open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let b = rusqlite::backup::Backup::new(&src, &mut dst)?;
-        b.run_to_completion(PAGES_PER_STEP, Duration::from_millis(5), None)?;
-        drop(b);
-        // The copy comes in WAL mode, like its source; a file on its own is
-        // one file (else checking it read-only leaves -wal and -shm beside it).
-        dst.execute_batch("PRAGMA journal_mode = DELETE;")?;
-    }
-    let check = verify(&tmp).inspect_err(|_| {
+    let copied = (|| -> anyhow::Result<u64> {
+        {
+            let mut dst = Connection::open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+            let b = rusqlite::backup::Backup::new(&src, &mut dst)?;
+            b.run_to_completion(PAGES_PER_STEP, Duration::from_millis(5), None)?;
+            drop(b);
+            // The copy comes in WAL mode, like its source; a file on its
+            // own is one file (else checking it read-only leaves -wal and
+            // -shm beside it).
+            dst.execute_batch("PRAGMA journal_mode = DELETE;")?;
+        }
+        verify(&tmp)
+    })();
+    // A copy that failed (a full disk, a busy source, a bad check) leaves
+    // nothing behind.
+    let check = copied.inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })?;
     std::fs::rename(&tmp, to)?;

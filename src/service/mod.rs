@@ -102,6 +102,9 @@ impl App {
     /// writer.
     pub fn open(settings: Settings, clock: Clock) -> anyhow::Result<Opened> {
         data_dir::create(&settings.data_dir)?;
+        // Before the lock file is made: made by another user, it would
+        // lock the owner's own server out.
+        data_dir::check_owner(&settings.data_dir)?;
         let serve_lock = data_dir::serve_lock(&settings.data_dir)?;
         lock_data_dir(&serve_lock, &settings.data_dir)?;
         crate::ops::handshake::forget(&settings.data_dir).context("clearing serve.synced")?;

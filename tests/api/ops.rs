@@ -342,8 +342,16 @@ fn a_command_run_as_another_user_than_the_data_dir_s_owner_is_refused_and_writes
     if std::os::unix::fs::chown(&d, Some(65534), Some(65534)).is_err() {
         return;
     }
-    let o = run(&["mint-key", "--label", "as-root"], &d);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("belongs to uid 65534"), "{}", stderr(&o));
-    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "nothing written");
+    let backup = dir.path().join("b.db");
+    for args in [
+        &["mint-key", "--label", "as-root"][..],
+        &["restore", "--from", backup.to_str().unwrap()][..],
+        &["serve", "--listen", "127.0.0.1:0"][..],
+    ] {
+        let o = run(args, &d);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(stderr(&o).contains("belongs to uid 65534"), "{args:?}: {}", stderr(&o));
+        // Not even a lock file: the owner's own server must not be locked out.
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "{args:?} wrote nothing");
+    }
 }
