@@ -24,7 +24,13 @@ const cli = (...args) => runCli(BIN, dataDir, ...args);
 async function http(method, path, token, body) {
   const headers = { Authorization: `Bearer ${token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
+  // A keep-alive connection the server closed as it was reused (its 5 s
+  // idle limit): once more, on a fresh one. Any other failure stands.
+  const res = await fetch(base + path, init).catch((e) => {
+    if (e.cause?.code === "UND_ERR_SOCKET") return fetch(base + path, init);
+    throw e;
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
